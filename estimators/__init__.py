@@ -1,0 +1,10 @@
+"""Information measures on tensors: the sample-propagation (SP) estimator and its companions.
+
+This package knows nothing about networks or training; it depends on torch, numpy and scipy only, so it
+can be called on any array of samples. Everything is in nats unless a result is converted with
+``Estimate.to_bits()``.
+"""
+
+from estimators.estimate import Estimate
+
+__all__ = ["Estimate"]
