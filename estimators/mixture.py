@@ -11,8 +11,9 @@ calls. :class:`GaussianMixture` is the one entry point; it chooses between
 * **merging** centres: exact duplicates always (no error); near-duplicates (saturated tanh layers, float32
   round-off) by snapping to a grid, only where that removes >= 5% of the components, with the largest
   displacement ``delta`` chosen so that the change in ln g stays within the merge tolerance;
-* **truncation** to the components within ``radius`` of each query's own (merged) centre, found once per
-  query-owning centre by a neighbour search (scipy cKDTree); the dropped mass is bounded per query;
+* **truncation** to the components within a radius of each query's own (merged) centre, found by a
+  neighbour search (scipy cKDTree) per block of queries, with a radius per centre set from the largest
+  offset among its queries; the dropped mass is bounded per query;
 * a **dense** chunked float64 log-sum-exp over all (exactly merged) components, one exp() per pair shared
   by all weight columns.
 
@@ -20,20 +21,19 @@ Error bounds, per query and weight column: the true ln g lies in ``[value - belo
 
 * merge: moving a centre s to c' with ||s - c'|| <= delta changes its term's exponent by at most
   (2 ||q - c'|| delta + delta^2) / (2 beta^2), and an included component has ||q - c'|| <= ||q - c_own|| +
-  radius; the log of a sum moves by at most the largest such change (``eps``, both directions);
-* truncation: a dropped original centre s satisfies ||q - s|| >= radius - ||q - c_own|| - 2 delta =: r_q,
-  so the dropped mass is at most W_out (2 pi beta^2)^(-d/2) exp(-r_q^2 / (2 beta^2)), W_out the column's
-  weight outside the neighbour list; relative to the computed included mass A' this raises ln g by at most
-  log1p(E_max e^eps / A') (``above`` only);
+  r; the log of a sum moves by at most the largest such change (``eps``, both directions);
+* truncation: with radius r around the own component, a dropped original centre s satisfies
+  ||q - s|| >= r - ||q - c_own|| - 2 delta =: r_q, so the dropped mass is at most
+  W_out (2 pi beta^2)^(-d/2) exp(-r_q^2 / (2 beta^2)), W_out the column's weight outside the neighbour
+  list; relative to the computed included mass A' this raises ln g by at most log1p(E_max e^eps / A')
+  (``above`` only). The radius r = rho + 2 delta + sqrt(rho^2 + 2 beta^2 (ln(1 / (w_own tol_t)) + eps)),
+  rho the largest ||q - c_own|| of the centre's queries and w_own its smallest positive column weight,
+  makes that at most tol_t = tol / 10, since A' >= w_own exp(-||q - c_own||^2 / (2 beta^2));
 * round-off of ||q||^2 + ||c||^2 - 2 q.c on the dense path (after centring the data): at most
   2 gamma (||q||^2 + max ||c||^2) / (2 beta^2), gamma = (d + 2) u / (1 - (d + 2) u), u = 2^-53.
 
-The radius is set for offsets up to rho = beta (sqrt(d) + 4) (exceeded with probability < e^-8 per draw);
-a query whose truncation bound still exceeds a tenth of ``tol`` is recomputed densely over the original
-centres, so every returned bound is at most ``tol`` where the query's own centre has weight in the column.
-
-Memory: each pass holds at most about ``memory_mb`` MiB of float64 intermediates, whatever n; the
-neighbour lists of the query-owning centres are held in full (8 bytes per neighbour).
+Memory: each pass holds at most about ``memory_mb`` MiB of float64 intermediates, whatever n (the
+neighbour lists of one block of queries included).
 """
 
 from __future__ import annotations
@@ -70,16 +70,14 @@ class GaussianMixture:
         weights: None (one column, equal weights), Tensor (n,) or (n, S) of weights >= 0; each column is
             normalised to sum 1. Columns let one pass evaluate several sub-mixtures (nested subsamples,
             class-conditional laws) at the same queries.
-        origins: Tensor of centre indices around which queries will be drawn (default: all). Neighbour
-            lists are built for these only.
         tol: per-query bound, in nats, on the error of ln g from merging and truncation.
-        method: "auto", "dense" or "truncated".
+        method: "auto", "dense", "truncated" or "blocked".
         memory_mb: budget for the intermediates of one pass, in MiB.
         device: where to evaluate (default: the centres' device). The neighbour search runs on the CPU.
 
     Raises:
         ValueError: centres not (n, d) or not finite, beta <= 0, weights of the wrong shape or with a
-            column of zero sum, origins out of range, tol <= 0, an unknown method.
+            column of zero sum, tol <= 0, an unknown method.
     """
 
     def __init__(
@@ -88,7 +86,6 @@ class GaussianMixture:
         beta: float,
         weights: torch.Tensor | None = None,
         *,
-        origins: torch.Tensor | None = None,
         tol: float = 1e-3,
         method: str = "auto",
         memory_mb: float = 256.0,
@@ -97,32 +94,27 @@ class GaussianMixture:
         c = checks.samples(centres, "centres", rank=2)
         self.beta = checks.positive(beta, "beta")
         self.tol = checks.positive(tol, "tol")
-        if method not in ("auto", "dense", "truncated"):
-            raise ValueError(f"method: got {method!r}, expected 'auto', 'dense' or 'truncated'")
+        if method not in ("auto", "dense", "truncated", "blocked"):
+            raise ValueError(f"method: got {method!r}, expected 'auto', 'dense', 'truncated' or 'blocked'")
         self.device = torch.device(device) if device is not None else c.device
         self.budget = int(checks.positive(memory_mb, "memory_mb") * 2**20)
         n, d = c.shape
         self.n, self.d = n, d
         w = self._weight_columns(weights, n)
-        origins = np.arange(n) if origins is None else torch.as_tensor(origins).cpu().numpy().astype(np.int64)
-        if origins.size and (origins.min() < 0 or origins.max() >= n):
-            raise ValueError(f"origins: got indices outside [0, {n})")
         x = c.cpu().numpy()
         x = x - x.mean(axis=0)  # centring keeps ||q||^2 + ||c||^2 - 2 q.c accurate on the dense path
 
         # error budget: truncation a tenth of tol, merging most of the rest
         self.tol_trunc = 0.1 * self.tol
         self.tol_merge = 0.8 * self.tol
-        self.rho = self.beta * (math.sqrt(d) + 4.0)
-        w_min = float(w[w > 0].min())  # merging only increases a component's weight
-        self.radius = self.rho + math.sqrt(self.rho**2 + 2.0 * self.beta**2 * math.log(1.0 / (w_min * self.tol_trunc)))
+        self.log_inv_w = math.log(1.0 / float(w[w > 0].min()))  # the dropped mass is relative to w_own
 
         exact, exact_of = np.unique(x, axis=0, return_inverse=True)
         exact_of = exact_of.reshape(-1)
         comp, member_of, self.delta = exact, exact_of, 0.0
         if method != "dense" and exact.shape[0] > 1:
             comp, member_of, self.delta = self._snap(exact, exact_of)
-        self.method, self._nbr = self._choose(comp, np.unique(member_of[origins]), method)
+        self.method, self.tree = self._choose(comp, method)
         if self.method == "dense" and self.delta:
             # a merge is bounded only for components near the query: the dense path keeps exact ones
             comp, member_of, self.delta = exact, exact_of, 0.0
@@ -138,7 +130,10 @@ class GaussianMixture:
         self.centres_sq = (self.centres**2).sum(1)
         with np.errstate(divide="ignore"):
             self.log_w = torch.as_tensor(np.log(cw), device=dev)  # (k, S), -inf where absent
-            self.log_w_orig = torch.as_tensor(np.log(w), device=dev)  # (n, S)
+            # per component: the smallest positive weight over the columns, for the truncation radius
+            smallest = np.where(cw > 0, cw, np.inf).min(axis=1)
+            smallest = np.where(np.isfinite(smallest), smallest, float(w[w > 0].min()))  # a weightless component
+            self.log_inv_w_comp = torch.as_tensor(-np.log(smallest), device=dev)
         self.log_norm = -0.5 * d * math.log(2.0 * math.pi * self.beta**2)
 
     # ----------------------------------------------------------------------------------------------
@@ -161,10 +156,10 @@ class GaussianMixture:
     def _snap(self, comp: np.ndarray, member_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """Merge near-duplicates by snapping to a grid, when that removes at least 5% of the components.
 
-        delta (the largest displacement of a centre) makes (2 (radius + rho) delta + delta^2) / (2 beta^2)
-        at most tol_merge, so the merge bound holds for offsets up to rho.
+        delta (the largest displacement of a centre) makes (2 reach delta + delta^2) / (2 beta^2) at most
+        tol_merge for queries within reach = 2 radius(rho = beta (sqrt(d) + 4)) of a component.
         """
-        reach = self.radius + self.rho
+        reach = 2.0 * self.radius_for(self.beta * (math.sqrt(self.d) + 4.0), self.log_inv_w)
         delta = 0.99 * self.tol_merge * self.beta**2 / reach
         cell = delta / math.sqrt(self.d)  # two points of one cell are within delta of each other
         lo = comp.min(axis=0)
@@ -180,30 +175,39 @@ class GaussianMixture:
         merged /= counts[:, None]  # the mean of a cell's points lies within delta of each of them
         return merged, cell_of[member_of], delta
 
-    def _choose(self, comp: np.ndarray, owners: np.ndarray, method: str):
-        """Neighbour lists within ``radius`` of the query-owning components (CSR), or None for dense."""
+    def radius_for(self, rho, log_inv_w, delta: float = 0.0):
+        """Truncation radius for queries within rho of a component whose smallest weight is 1/e^log_inv_w."""
+        eps = (2.0 * 2.0 * rho * delta + delta**2) / (2.0 * self.beta**2) if delta else 0.0
+        tail = 2.0 * self.beta**2 * (log_inv_w + math.log(1.0 / self.tol_trunc) + eps)
+        return rho + 2.0 * delta + (rho**2 + tail) ** 0.5
+
+    def _choose(self, comp: np.ndarray, method: str):
+        """The evaluation path, by the work each would take, and the cKDTree of the components.
+
+        "dense" when few components or when a typical query has a quarter of them as neighbours; else
+        "blocked" (dense blocks per grid cell of owners, BLAS distances) when neighbours are many and the
+        dimension low enough for cells to be compact; else "truncated" (per-query neighbour lists).
+        """
         k = comp.shape[0]
         if method == "dense" or (method == "auto" and k <= 256):
             return "dense", None
         tree = cKDTree(comp)
-        counts = tree.query_ball_point(comp[owners], self.radius, workers=-1, return_length=True)
-        # a gathered neighbour costs a few times a dense entry (BLAS distances, one shared exp)
-        if method == "auto" and 4 * counts.sum() > k * owners.size:
+        if method != "auto":
+            return method, tree
+        # neighbours of a typical query (offset ~ beta sqrt(d)) around a sample of components
+        probe = comp[np.random.default_rng(0).choice(k, size=min(k, 2000), replace=False)]
+        r = self.radius_for(self.beta * math.sqrt(self.d), self.log_inv_w, self.delta)
+        mean = float(tree.query_ball_point(probe, r, workers=-1, return_length=True).mean())
+        if 4 * mean > k:
             return "dense", None
-        lists = tree.query_ball_point(comp[owners], self.radius, workers=-1, return_sorted=False)
-        nbr = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
-        ptr = np.zeros(owners.size + 1, dtype=np.int64)
-        np.cumsum(counts, out=ptr[1:])
-        row = np.full(k, -1, dtype=np.int64)
-        row[owners] = np.arange(owners.size)
-        return "truncated", tuple(torch.as_tensor(a, device=self.device) for a in (ptr, nbr, row))
+        return ("blocked" if self.d <= 6 and mean >= 32 else "truncated"), tree
 
     # ----------------------------------------------------------------------------------------------
     def log_density(self, owner: torch.Tensor, offsets: torch.Tensor) -> LogDensity:
         """ln g_S at q = centres[owner] + offsets for every weight column S.
 
         Args:
-            owner: Tensor (q,), int64; the centre each query was drawn around (one of ``origins``).
+            owner: Tensor (q,), int64; the centre each query was drawn around.
             offsets: Tensor (q, d), float; q - centres[owner] (typically N(0, beta^2 I) draws).
 
         Returns:
@@ -211,7 +215,7 @@ class GaussianMixture:
             where the owner's component has weight in the column.
 
         Raises:
-            ValueError: mismatched shapes, or owners outside ``origins``.
+            ValueError: mismatched shapes, or owners out of range.
         """
         owner = torch.as_tensor(owner, device=self.device).to(torch.int64)
         z = checks.as_tensor(offsets, "offsets").to(self.device)
@@ -225,18 +229,10 @@ class GaussianMixture:
             vals = self._dense(self.comp[k] + zc, self.comp, self.comp_sq, self.log_w)
             above = torch.zeros_like(vals)
             eps = torch.zeros(owner.shape[0], 1, dtype=torch.float64, device=self.device)
+        elif self.method == "blocked":
+            vals, above, eps = self._blocked(k, zc)
         else:
-            rows = self._nbr[2][k]
-            if owner.numel() and int(rows.min()) < 0:
-                raise ValueError("owner: got centres outside the origins given to the mixture")
-            vals, above, eps = self._truncated(rows, k, zc)
-            own_w = self.log_w[k] > -math.inf
-            redo = ((above > self.tol_trunc) & own_w).any(1).nonzero().reshape(-1)
-            if redo.numel():  # unusually large offsets: exact answer over the original centres
-                q = self.centres[owner[redo]] + z[redo]
-                vals[redo] = self._dense(q, self.centres, self.centres_sq, self.log_w_orig)
-                above[redo] = 0.0
-                eps[redo] = 0.0
+            vals, above, eps = self._truncated(k, zc)
         gamma = (self.d + 2) * _U64 / (1 - (self.d + 2) * _U64)
         q_sq = ((self.comp[k] + zc) ** 2).sum(1, keepdim=True)
         roundoff = 2.0 * gamma * (q_sq + self.centres_sq.max()) / (2.0 * self.beta**2)
@@ -252,62 +248,139 @@ class GaussianMixture:
         it loses relative precision; a column holding the query's own centre keeps that term at
         exp(-||z||^2 / (2 beta^2)) or more, far above float64's underflow for any plausible draw.
         """
-        kk = log_w.shape[0]
         w = torch.exp(log_w)
         out = torch.empty(q.shape[0], log_w.shape[1], dtype=torch.float64, device=self.device)
-        rows = max(1, self.budget // (8 * kk * 2))
+        rows = max(1, self.budget // (8 * 2 * log_w.shape[0]))
         for a in range(0, q.shape[0], rows):
-            qb = q[a : a + rows]
-            e = (qb**2).sum(1, keepdim=True) + c_sq[None, :] - 2.0 * qb @ c.T
-            e = e.clamp_min_(0.0).mul_(-0.5 / self.beta**2)  # round-off can push ~0 slightly negative
-            top = e.max(dim=1, keepdim=True).values
-            out[a : a + rows] = torch.log(torch.exp_(e.sub_(top)) @ w) + top
+            out[a : a + rows] = self._lse_block(q[a : a + rows], c, c_sq, w)
         return out
 
-    def _truncated(self, rows: torch.Tensor, k: torch.Tensor, zc: torch.Tensor):
-        """Log-sum-exp over each query's neighbour list (direct differences, float64).
+    def _lse_block(self, q: torch.Tensor, c: torch.Tensor, c_sq: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """ln sum_k w_kS exp(-||q - c_k||^2 / (2 beta^2)) for (b, d) queries, (k, d) components -> (b, S).
+
+        Written as -||q||^2 / (2 beta^2) + LSE_k(q.c_k / beta^2 - ||c_k||^2 / (2 beta^2)): one matrix product,
+        one max, one exp per pair (shared by all columns), one matrix product with the weights."""
+        inv = 1.0 / self.beta**2
+        e = torch.addmm(c_sq[None, :], q, c.T, beta=-0.5 * inv, alpha=inv)
+        top = e.max(dim=1, keepdim=True).values
+        total = torch.exp_(e.sub_(top)) @ w
+        return torch.log(total) + top - 0.5 * inv * (q**2).sum(1, keepdim=True)
+
+    def _neighbours(self, k: torch.Tensor, znorm: torch.Tensor):
+        """Neighbour lists (CSR over the distinct owner components of a block) and the radius of each."""
+        owners, row = torch.unique(k, return_inverse=True)
+        rho = torch.zeros(owners.numel(), dtype=torch.float64, device=self.device)
+        rho.scatter_reduce_(0, row, znorm, reduce="amax")
+        eps = (2.0 * 2.0 * rho * self.delta + self.delta**2) / (2.0 * self.beta**2) if self.delta else 0.0
+        tail = 2.0 * self.beta**2 * (self.log_inv_w_comp[owners] + math.log(1.0 / self.tol_trunc) + eps)
+        radius = rho + 2.0 * self.delta + (rho**2 + tail).sqrt()
+        pts = self.comp[owners].cpu().numpy()
+        lists = self.tree.query_ball_point(pts, radius.cpu().numpy(), workers=-1, return_sorted=False)
+        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        nbr = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
+        ptr = np.zeros(counts.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        to = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
+        return row, to(ptr), to(nbr), radius
+
+    def _truncated(self, k: torch.Tensor, zc: torch.Tensor):
+        """Log-sum-exp over each query's neighbour list (direct differences, float64), in blocks.
 
         Returns values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
-        ptr, nbr, _ = self._nbr
         n_q, s = zc.shape[0], self.log_w.shape[1]
-        counts = ptr[rows + 1] - ptr[rows]
         vals = torch.empty(n_q, s, dtype=torch.float64, device=self.device)
         above = torch.empty_like(vals)
-        znorm = zc.norm(dim=1, keepdim=True)
-        eps = (2.0 * (znorm + self.radius) * self.delta + self.delta**2) / (2.0 * self.beta**2)
-        cum = torch.cumsum(counts, 0)
-        limit = max(int(counts.max()) if n_q else 1, self.budget // (8 * (self.d + 3 * s + 4)))
-        a = 0
+        znorm = zc.norm(dim=1)
+        w_all = torch.exp(self.log_w)
+        per_elem = 8 * (self.d + 2 * s + 6)
+        eps = torch.empty(n_q, 1, dtype=torch.float64, device=self.device)
+        # blocks of queries sorted by owner, so that a block's neighbour lists fit the budget
+        order = torch.argsort(k, stable=True)
+        a, step = 0, max(1, self.budget // (per_elem * 64))
         while a < n_q:
-            base = int(cum[a - 1]) if a else 0
-            b = max(a + 1, int(torch.searchsorted(cum, base + limit, right=True)))
-            cc = counts[a:b]
-            qi = torch.repeat_interleave(torch.arange(b - a, device=self.device), cc)
-            start = torch.cumsum(cc, 0) - cc
-            j = nbr[ptr[rows[a:b]][qi] + torch.arange(qi.numel(), device=self.device) - start[qi]]
-            diff = (self.comp[k[a:b]][qi] - self.comp[j]) + zc[a:b][qi]
-            e = -(diff**2).sum(1, keepdim=True) / (2.0 * self.beta**2) + self.log_w[j]  # (E, S)
-            top = torch.full((b - a, s), -math.inf, dtype=torch.float64, device=self.device)
-            top.scatter_reduce_(0, qi[:, None].expand(-1, s), e, reduce="amax")
-            top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-            total = torch.zeros_like(top).index_add_(0, qi, torch.exp(e - top[qi]))
-            lse = top + torch.log(total)  # -inf where the column has no included component
-            w_out = (1.0 - torch.zeros_like(top).index_add_(0, qi, torch.exp(self.log_w[j]))).clamp_min(0.0)
-            r_q = (self.radius - znorm[a:b] - 2.0 * self.delta).clamp_min(0.0)
-            ratio = torch.exp(torch.log(w_out) - r_q**2 / (2.0 * self.beta**2) + eps[a:b] - lse)
-            vals[a:b] = lse
-            above[a:b] = torch.where(w_out > 0, torch.log1p(ratio), torch.zeros_like(ratio))
-            a = b
+            idx = order[a : a + step]
+            row, ptr, nbr, radius = self._neighbours(k[idx], znorm[idx])
+            counts = ptr[row + 1] - ptr[row]
+            if int(counts.sum()) * per_elem > 2 * self.budget and idx.numel() > 1:
+                step = max(1, step // 2)  # too many neighbours for the budget: smaller blocks
+                continue
+            qi = torch.repeat_interleave(torch.arange(idx.numel(), device=self.device), counts)
+            start = torch.cumsum(counts, 0) - counts
+            j = nbr[ptr[row][qi] + torch.arange(qi.numel(), device=self.device) - start[qi]]
+            diff = (self.comp[k[idx]][qi] - self.comp[j]) + zc[idx][qi]
+            e = -(diff**2).sum(1) / (2.0 * self.beta**2)  # (E,): one exp per pair serves every column
+            top = torch.full((idx.numel(),), -math.inf, dtype=torch.float64, device=self.device)
+            top.scatter_reduce_(0, qi, e, reduce="amax")
+            wj = w_all[j]
+            total = torch.zeros(idx.numel(), s, dtype=torch.float64, device=self.device)
+            total.index_add_(0, qi, torch.exp(e - top[qi])[:, None] * wj)
+            lse = top[:, None] + torch.log(total)  # -inf where the column has no included component
+            w_out = (1.0 - torch.zeros_like(total).index_add_(0, qi, wj)).clamp_min(0.0)
+            ep = (2.0 * (znorm[idx] + radius[row]) * self.delta + self.delta**2) / (2.0 * self.beta**2)
+            r_q = (radius[row] - znorm[idx] - 2.0 * self.delta).clamp_min(0.0)
+            ratio = torch.exp(torch.log(w_out) - (r_q**2 / (2.0 * self.beta**2) - ep)[:, None] - lse)
+            vals[idx] = lse
+            above[idx] = torch.where(w_out > 0, torch.log1p(ratio), torch.zeros_like(ratio))
+            eps[idx] = ep[:, None]
+            a += idx.numel()
+            if int(counts.sum()) * per_elem * 4 < self.budget:
+                step *= 2  # few neighbours: larger blocks
+        return vals, above, eps
+
+    def _blocked(self, k: torch.Tensor, zc: torch.Tensor):
+        """Dense log-sum-exp per grid cell of owner components over the components near the cell.
+
+        Owners are grouped into cubic cells of side a; a cell's candidates are all components within
+        R_c = (largest radius its queries need) + (half the cell's diagonal) of the cell centre cc, and a
+        dropped (original) centre is at least R_c - ||q - cc|| - delta from a query q. Distances are
+        expanded relative to cc, where norms are of order R_c, so round-off stays ~1e-13 nats.
+        Returns values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
+        n_q, s, dev = zc.shape[0], self.log_w.shape[1], self.device
+        vals = torch.empty(n_q, s, dtype=torch.float64, device=dev)
+        above = torch.empty_like(vals)
+        eps = torch.empty(n_q, 1, dtype=torch.float64, device=dev)
+        w_all = torch.exp(self.log_w)
+        znorm = zc.norm(dim=1)
+        own = self.comp[k]
+        side = 0.5 * self.radius_for(self.beta * math.sqrt(self.d), self.log_inv_w, self.delta)
+        cells, block = torch.unique(torch.floor(own / side).to(torch.int64), dim=0, return_inverse=True)
+        half_diag = 0.5 * side * math.sqrt(self.d)
+        order = torch.argsort(block, stable=True)
+        bounds = torch.cumsum(torch.bincount(block, minlength=cells.shape[0]), 0).tolist()
+        a = 0
+        for b, end in enumerate(bounds):
+            idx = order[a:end]
+            a = end
+            cc = (cells[b].to(torch.float64) + 0.5) * side
+            rho = float(znorm[idx].max())
+            radius = self.radius_for(rho, float(self.log_inv_w_comp[k[idx]].max()), self.delta)
+            r_c = radius + half_diag
+            found = self.tree.query_ball_point(cc.cpu().numpy(), r_c, return_sorted=False)
+            cand = torch.from_numpy(np.fromiter(found, dtype=np.int64, count=len(found))).to(dev)
+            c = self.comp[cand] - cc
+            c_sq = (c**2).sum(1)
+            w_c = w_all[cand]
+            w_out = (1.0 - w_c.sum(0)).clamp_min(0.0)  # (S,)
+            rows = max(1, self.budget // (8 * 2 * max(1, cand.numel())))
+            for lo in range(0, idx.numel(), rows):
+                sub = idx[lo : lo + rows]
+                q = own[sub] - cc + zc[sub]
+                lse = self._lse_block(q, c, c_sq, w_c)
+                q_sq = (q**2).sum(1, keepdim=True)
+                qn = q_sq.sqrt()
+                ep = (2.0 * (qn + r_c) * self.delta + self.delta**2) / (2.0 * self.beta**2)
+                r_q = (r_c - qn - self.delta).clamp_min(0.0)
+                ratio = torch.exp(torch.log(w_out)[None, :] - r_q**2 / (2.0 * self.beta**2) + ep - lse)
+                vals[sub] = lse
+                above[sub] = torch.where(w_out[None, :] > 0, torch.log1p(ratio), torch.zeros_like(ratio))
+                eps[sub] = ep
         return vals, above, eps
 
     def describe(self) -> dict:
         """What the engine chose: method, component count after merging, radius, merge displacement."""
-        truncated = self.method == "truncated"
         return {
             "method": self.method,
             "n_centres": self.n,
             "n_components": self.n_components,
-            "radius": self.radius if truncated else None,
             "merge_delta": self.delta,
-            "mean_neighbours": float(self._nbr[0][-1]) / max(1, self._nbr[0].numel() - 1) if truncated else None,
         }

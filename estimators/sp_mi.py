@@ -133,7 +133,7 @@ def sp_mutual_information(
         cls_c = cls_of.repeat_interleave(R)
         cols += [(sub & (cls_c == k)).double() for k in range(classes.numel()) for sub in subsets]
     units = (torch.arange(m)[:, None] * R + torch.arange(U)[None, :]).reshape(-1)  # centre index of each unit
-    pooled = GaussianMixture(x.reshape(m * R, d), beta, torch.stack(cols, 1), origins=units, tol=tol,
+    pooled = GaussianMixture(x.reshape(m * R, d), beta, torch.stack(cols, 1), tol=tol,
                              memory_mb=memory_mb, device=device)
     dev = pooled.device
 
