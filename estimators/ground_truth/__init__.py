@@ -1,0 +1,60 @@
+"""Ground truths for testing the estimators: laws whose smoothed entropy h(S + Z), Z ~ N(0, beta^2 I)
+(beta the noise **standard deviation**), or whose I(X;T), is known, each computed at run time by closed form
+or by deterministic quadrature with its own error bound (never by sampling, and independently of the
+estimators it checks). Everything in nats; each truth is a :class:`Truth` (value, abs_error, method).
+
+Modules, one idea each:
+* truth.py       -- the Truth record and input validation;
+* quadrature.py  -- -int g ln g of a Gaussian mixture by scipy quad with breakpoints (1-D; nested in 2-D),
+                    with the analytic bound on the truncated domain;
+* hermite.py     -- the same by the component decomposition and tensor Gauss-Hermite (1-D, 2-D);
+* smoothed.py    -- public entropies (Gaussian, discrete, Gaussian mixture) and the one-channel MI;
+* networks.py    -- the single noisy neuron and the two-layer noisy tanh net (Goldfeld et al. ICML 2019);
+* spiral.py      -- a spiral constellation (Greenewald et al. ISIT 2023).
+"""
+
+from estimators.ground_truth.networks import (
+    SINGLE_NEURON_INPUTS,
+    SINGLE_NEURON_LABELS,
+    SingleNeuronMI,
+    TwoLayerMI,
+    single_neuron_mi,
+    two_layer_tanh_mi,
+)
+from estimators.ground_truth.smoothed import (
+    coincident_limit,
+    discrete_smoothed_entropy,
+    entropy_of_weights,
+    gaussian_entropy,
+    gaussian_mixture_smoothed_entropy,
+    gaussian_smoothed_entropy,
+    merged_limit,
+    mi_one_channel,
+    mi_one_channel_labels,
+    noise_entropy,
+    separated_limit,
+)
+from estimators.ground_truth.spiral import spiral_points
+from estimators.ground_truth.truth import Truth
+
+__all__ = [
+    "SINGLE_NEURON_INPUTS",
+    "SINGLE_NEURON_LABELS",
+    "SingleNeuronMI",
+    "Truth",
+    "TwoLayerMI",
+    "coincident_limit",
+    "discrete_smoothed_entropy",
+    "entropy_of_weights",
+    "gaussian_entropy",
+    "gaussian_mixture_smoothed_entropy",
+    "gaussian_smoothed_entropy",
+    "merged_limit",
+    "mi_one_channel",
+    "mi_one_channel_labels",
+    "noise_entropy",
+    "separated_limit",
+    "single_neuron_mi",
+    "spiral_points",
+    "two_layer_tanh_mi",
+]
