@@ -58,7 +58,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(twin.parameters(), lr=lr)
         self.order = torch.Generator().manual_seed(seed)
         self.train_noise = torch.Generator().manual_seed(seed + 1)
-        self.eval_noise = torch.Generator().manual_seed(seed + 2)
+        self.seed = seed
         self.epoch = 0
         self.loss = nn.CrossEntropyLoss()
 
@@ -82,17 +82,19 @@ class Trainer:
             self.optimizer.step()
             if self.after_step is not None:
                 self.after_step(self.twin.model)
-            total += float(loss) * idx.numel()
+            total += float(loss.detach()) * idx.numel()
         self.epoch += 1
         return total / perm.numel()
 
     @torch.no_grad()
     def evaluate(self, *, noise: bool = False) -> dict[str, float]:
-        """Loss (nats) and accuracy on the training and test sets, noise off (default) or on."""
+        """Loss (nats) and accuracy on the training and test sets, noise off (default) or on (noise seeded
+        from the seed and the epoch, so an evaluation does not depend on the ones before it)."""
         self.twin.eval()
         out = {}
+        noise_gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch + 2)
         for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
-            logits = self._forward(x, noise, self.eval_noise)
+            logits = self._forward(x, noise, noise_gen)
             out[f"{split}_loss"] = float(self.loss(logits, y))
             out[f"{split}_acc"] = float((logits.argmax(1) == y).double().mean())
         return out
@@ -104,7 +106,6 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "order": self.order.get_state(),
             "train_noise": self.train_noise.get_state(),
-            "eval_noise": self.eval_noise.get_state(),
             "epoch": self.epoch,
         }
 
@@ -113,5 +114,4 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.order.set_state(state["order"])
         self.train_noise.set_state(state["train_noise"])
-        self.eval_noise.set_state(state["eval_noise"])
         self.epoch = int(state["epoch"])

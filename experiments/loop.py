@@ -1,0 +1,72 @@
+"""The train-and-measure loop shared by the experiments: train a twin, and at each scheduled epoch save a
+checkpoint, then append accuracy rows and every layer's information-flow rows to the run's metrics.csv.
+
+Resuming (a run interrupted anywhere) reloads the latest checkpoint, discards the rows of a layer whose
+measurement was cut short, measures what is missing at that epoch, and trains on: no finished measurement is
+lost and none is duplicated, and the result is the same as an uninterrupted run (every random stream is
+seeded and saved).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from experiments.runs import Run
+from noisynet.flow import iter_information_flow
+from noisynet.training import Trainer
+from noisynet.twin import NoisyTwin
+
+
+def last_quantity(labels: bool, diagnostics: bool) -> str:
+    """The quantity written last for a layer: its presence marks the layer's measurement complete."""
+    return "n_clusters" if diagnostics else ("I_TY" if labels else "I_XT")
+
+
+def measure_epoch(run: Run, trainer: Trainer, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None,
+                  epoch: int, *, seed: int, flow: dict, status: Callable[[str], None] | None = None) -> None:
+    """Append the rows of one epoch that are not yet in the run (accuracy, then layer by layer)."""
+    rows = [r for r in run.rows() if int(r["epoch"]) == epoch]
+    if not any(r["quantity"] == "test_acc" for r in rows):
+        out = []
+        for mode, noise in (("deterministic", False), ("noisy", True)):
+            for q, v in trainer.evaluate(noise=noise).items():
+                out.append({"epoch": epoch, "quantity": q, "estimator": mode, "value": v,
+                            "unit": "nat" if q.endswith("loss") else "fraction", "n": None})
+        run.append(out)
+    final = last_quantity(y is not None, flow.get("diagnostics", True))
+    complete, known = [], {}
+    for site in twin.site_names:
+        mine = [r for r in rows if r["layer"] == site]
+        if any(r["quantity"] == final for r in mine):
+            complete.append(site)
+            ixt = [r for r in mine if r["quantity"] == "I_XT"]
+            known[site] = (float(ixt[0]["ci_low"]), float(ixt[0]["ci_high"]))
+        elif mine:
+            run.discard(epoch, site)  # cut short: measured again in full below
+    for row in iter_information_flow(twin, x, y, seed=seed, skip=complete, known=known, **flow):
+        run.append({"epoch": epoch, **row})
+        if status is not None and row["quantity"] == "I_XT":
+            status(f"{row['layer']} I(X;T)={row['value']:.2f}")
+
+
+def train_and_measure(run: Run, trainer: Trainer, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None,
+                      schedule: list[int], *, seed: int, flow: dict, desc: str) -> None:
+    """Train to the end of ``schedule``, measuring at each of its epochs (see the module docstring)."""
+    saved = run.checkpoint_epochs()
+    if saved:
+        trainer.load_state_dict(run.load_checkpoint(saved[-1]))
+    bar = tqdm(total=schedule[-1], initial=trainer.epoch, desc=desc, unit="epoch", dynamic_ncols=True)
+    status = lambda s: bar.set_postfix_str(s, refresh=True)  # noqa: E731
+    for epoch in schedule:
+        if epoch < trainer.epoch:
+            continue  # measured in full before the checkpoint we resumed from
+        while trainer.epoch < epoch:
+            trainer.train_epoch()
+            bar.update(1)
+        if epoch not in saved:
+            run.save_checkpoint(epoch, trainer.state_dict())
+        measure_epoch(run, trainer, twin, x, y, epoch, seed=seed * 100_003 + epoch, flow=flow, status=status)
+    bar.close()

@@ -1,0 +1,93 @@
+"""The SZT information-plane run (Goldfeld et al., ICML 2019, section 5; Shwartz-Ziv & Tishby 2017).
+
+    python -m experiments.szt [--epochs 3000] [--beta 0.005] [--activation tanh] [--seed 0] [--out runs]
+                              [--resume] [--run-id ID] [--replicas 32] ...
+
+Trains the noisy twin of the 12-10-7-5-4-3-2 network on the bundled SZT data (Adam, lr 4e-4, batch 256, 80/20
+split, noise of std beta after every hidden layer) and, at log-spaced epochs, measures I(X;T_l) and
+I(T_l;Y) for every hidden layer on all 4096 inputs (each once) with 95% intervals, plus the clustering
+diagnostics. Writes runs/szt/<run-id>/ (config.json, metrics.csv, checkpoints/, figures/), shows a progress
+bar, and prints where the results are and a summary table. ``--epochs 10000`` gives the paper's schedule
+(100 measured epochs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+from experiments import plotting, summary
+from experiments.loop import train_and_measure
+from experiments.runs import Run, log_schedule
+from noisynet.data import load_szt
+from noisynet.models import mlp
+from noisynet.training import Trainer
+from noisynet.twin import NoisyTwin
+
+WIDTHS = (12, 10, 7, 5, 4, 3, 2)
+
+
+def parser(description: str = __doc__) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--epochs", type=int, default=3000, help="training epochs (10000: the paper's schedule)")
+    p.add_argument("--measure", type=int, default=None,
+                   help="number of log-spaced measured epochs (default: 40, or 100 from 10000 epochs)")
+    p.add_argument("--beta", type=float, default=0.005, help="noise std after every hidden layer")
+    p.add_argument("--activation", choices=("tanh", "relu", "linear"), default="tanh")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--replicas", type=int, default=32, help="R: noisy passes per input for the SP estimator")
+    p.add_argument("--n-query", type=int, default=2, help="replicas per input that own Monte Carlo queries")
+    p.add_argument("--n-mc", type=int, default=1, help="Monte Carlo draws per query unit")
+    p.add_argument("--no-diagnostics", action="store_true", help="skip the clustering diagnostics")
+    p.add_argument("--out", default="runs", help="root folder of the runs")
+    p.add_argument("--run-id", default=None, help="folder name of the run (default: from the settings)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
+    return p
+
+
+def check(args: argparse.Namespace) -> None:
+    for name in ("epochs", "replicas", "n_query", "n_mc", "batch_size"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    if not (args.beta > 0 and math.isfinite(args.beta)):
+        raise SystemExit(f"--beta: got {args.beta}, expected a noise standard deviation > 0")
+    if args.replicas < 8:
+        raise SystemExit(f"--replicas: got {args.replicas}, expected >= 8 (nested-replica bias diagnostic)")
+
+
+def main(argv: list[str] | None = None, *, after_step=None, experiment: str = "szt") -> Run:
+    args = parser().parse_args(argv)
+    check(args)
+    measure = args.measure or (100 if args.epochs >= 10_000 else 40)
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id")}
+    config.update(measure=measure, widths=list(WIDTHS), experiment=experiment,
+                  orthonormal=after_step is not None)
+    run_id = args.run_id or f"{args.activation}_beta{args.beta:g}_seed{args.seed}_e{args.epochs}"
+    run = Run(args.out, experiment, run_id, config, resume=args.resume)
+    data = load_szt()
+    twin = NoisyTwin(mlp(WIDTHS, args.activation, seed=args.seed), args.beta)
+    trainer = Trainer(twin, data.x[data.train], data.y[data.train], data.x[data.test], data.y[data.test],
+                      lr=args.lr, batch_size=args.batch_size, seed=args.seed, after_step=after_step)
+    flow = {"replicas": args.replicas, "n_mc": args.n_mc, "n_query": args.n_query,
+            "diagnostics": not args.no_diagnostics}
+    t0 = time.perf_counter()
+    train_and_measure(run, trainer, twin, data.x, data.y, log_schedule(args.epochs, measure),
+                      seed=args.seed, flow=flow, desc=f"{experiment} {run_id}")
+    rows = run.rows()
+    title = f"SZT, {args.activation}, beta = {args.beta:g}, seed {args.seed}"
+    refs = {"I_XT": {"ln 4096": math.log(4096)}, "I_TY": {"H(Y)": summary.label_entropy(data.y)}}
+    figs = [plotting.information_plane(rows, run.figures / "information_plane.png", title),
+            plotting.mi_vs_epoch(rows, run.figures / "mi_vs_epoch.png", title, references=refs),
+            plotting.accuracy(rows, run.figures / "accuracy.png", title)]
+    if not args.no_diagnostics:
+        figs.append(plotting.clustering(rows, run.figures / "clustering.png", title, beta=args.beta))
+    print(summary.table(rows, time.perf_counter() - t0, run.dir, figs))
+    return run
+
+
+if __name__ == "__main__":
+    main()

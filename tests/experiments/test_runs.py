@@ -1,0 +1,97 @@
+"""Runs on disk: append-only metrics, atomic files, and a resumed run equal to an uninterrupted one."""
+
+import csv
+import math
+import shutil
+
+import pytest
+import torch
+
+from experiments import szt
+from experiments.loop import train_and_measure
+from experiments.runs import COLUMNS, Run, log_schedule
+from noisynet import NoisyTwin, Trainer, mlp
+
+
+def test_log_schedule():
+    s = log_schedule(10_000, 100)
+    assert s[0] == 0 and s[1] == 1 and s[-1] == 10_000 and s == sorted(set(s))
+    assert 80 <= len(s) <= 101
+    with pytest.raises(ValueError):
+        log_schedule(0, 10)
+
+
+def test_metrics_are_appended_and_a_partial_line_is_repaired(tmp_path):
+    run = Run(tmp_path, "exp", "r", {"a": 1})
+    run.append({"epoch": 0, "layer": "T1", "quantity": "I_XT", "value": 1.5})
+    with open(run.metrics, "a") as f:
+        f.write("1,T1,3,I_XT,sp,,2.")  # an interruption mid-row
+    with pytest.raises(ValueError, match="exists"):
+        Run(tmp_path, "exp", "r", {"a": 1})
+    with pytest.raises(ValueError, match="differs"):
+        Run(tmp_path, "exp", "r", {"a": 2}, resume=True)
+    again = Run(tmp_path, "exp", "r", {"a": 1}, resume=True)
+    rows = again.rows()
+    assert len(rows) == 1 and float(rows[0]["value"]) == 1.5 and list(rows[0]) == list(COLUMNS)
+
+
+def _setup(root, run_id="r"):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 2, (64, 6), generator=g).float()
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    twin = NoisyTwin(mlp((6, 4, 3, 2), "tanh", seed=0), 0.05)
+    trainer = Trainer(twin, x[:48], y[:48], x[48:], y[48:], lr=1e-2, batch_size=16, seed=0)
+    run = Run(root, "toy", run_id, {"k": 1}, resume=(root / "toy" / run_id).exists())
+    return run, trainer, twin, x, y
+
+
+FLOW = {"replicas": 8, "n_mc": 2, "n_query": 2, "diagnostics": True}
+
+
+def test_interrupted_run_resumes_without_losing_or_duplicating_rows(tmp_path):
+    schedule = [0, 1, 2, 4]
+    full = tmp_path / "full"
+    run, trainer, twin, x, y = _setup(full)
+    train_and_measure(run, trainer, twin, x, y, schedule, seed=0, flow=FLOW, desc="toy")
+    reference = run.rows()
+
+    # an interruption in the middle of epoch 2's measurement: rows of layer T2 at epoch 2 cut short
+    cut = tmp_path / "cut"
+    shutil.copytree(full, cut)
+    rows = reference
+    last_t1 = max(i for i, r in enumerate(rows) if r["epoch"] == "2" and r["layer"] == "T1")
+    keep = rows[: last_t1 + 3]  # T1 done, two rows of T2
+    with open(cut / "toy" / "r" / "metrics.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(keep)
+        f.write("2,T2,3,H_bin,binn")  # and a partial line
+    for p in (cut / "toy" / "r" / "checkpoints").glob("epoch_000004.pt"):
+        p.unlink()
+    run, trainer, twin, x, y = _setup(cut)
+    train_and_measure(run, trainer, twin, x, y, schedule, seed=0, flow=FLOW, desc="toy")
+    resumed = run.rows()
+
+    key = lambda r: (r["epoch"], r["layer"], r["quantity"], r["estimator"], r["param"])  # noqa: E731
+    assert len(resumed) == len(reference) == len({key(r) for r in reference})
+    ref = {key(r): r for r in reference}
+    for r in resumed:
+        a, b = r["value"], ref[key(r)]["value"]
+        assert math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-12), key(r)
+
+
+def test_szt_command_smoke(tmp_path, capsys):
+    """The main job end to end at the smallest settings: files, columns, figures, summary."""
+    run = szt.main(["--epochs", "1", "--measure", "2", "--replicas", "8", "--out", str(tmp_path)])
+    rows = run.rows()
+    ixt = [r for r in rows if r["quantity"] == "I_XT"]
+    assert {r["layer"] for r in ixt} == {"T1", "T2", "T3", "T4", "T5"} and {r["epoch"] for r in ixt} == {"0", "1"}
+    for r in ixt:  # every I row has its interval
+        assert float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"])
+        assert -0.1 <= float(r["value"]) <= math.log(4096) + 0.1
+    t1 = [r for r in ixt if r["layer"] == "T1"]
+    assert all(abs(float(r["value"]) - math.log(4096)) < 0.05 for r in t1)
+    for name in ("information_plane", "mi_vs_epoch", "accuracy", "clustering"):
+        assert (run.figures / f"{name}.png").stat().st_size > 10_000
+    out = capsys.readouterr().out
+    assert "I(X;T)" in out and str(run.dir) in out
