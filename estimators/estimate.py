@@ -21,14 +21,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 NATS_PER_BIT = math.log(2.0)
 
 
-def z_value(level: float) -> float:
-    """Two-sided standard-normal quantile for a confidence ``level`` in (0, 1)."""
+def z_value(level: float, dof: float | None = None) -> float:
+    """Two-sided quantile for a confidence ``level`` in (0, 1): standard normal, or Student's t with
+    ``dof`` degrees of freedom when the standard error is estimated from few values."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"level: got {level!r}, expected a probability in (0, 1)")
+    if dof is not None:
+        if not dof > 0:
+            raise ValueError(f"dof: got {dof!r}, expected > 0")
+        return float(student_t.ppf(0.5 + level / 2.0, dof))
     return float(norm.ppf(0.5 + level / 2.0))
 
 
@@ -77,14 +83,19 @@ class Estimate:
         level: float = 0.95,
         margin_low: float = 0.0,
         margin_high: float = 0.0,
+        dof: float | None = None,
         **kwargs: Any,
     ) -> "Estimate":
-        """Build an Estimate whose interval is value -/+ z(level) * std_error, widened by the margins."""
+        """Build an Estimate whose interval is value -/+ q * std_error, widened by the margins; q is the
+        normal quantile at ``level``, or Student's t with ``dof`` degrees of freedom (recorded in
+        diagnostics["dof"]) when the standard error rests on few values."""
         if not (std_error >= 0.0) or not math.isfinite(std_error):
             raise ValueError(f"std_error: got {std_error!r}, expected a finite number >= 0")
         if margin_low < 0.0 or margin_high < 0.0:
             raise ValueError(f"margins: got ({margin_low!r}, {margin_high!r}), expected numbers >= 0")
-        z = z_value(level)
+        z = z_value(level, dof)
+        if dof is not None:
+            kwargs["diagnostics"] = {**kwargs.get("diagnostics", {}), "dof": dof}
         return cls(
             value=float(value),
             std_error=float(std_error),

@@ -197,10 +197,13 @@ class GaussianMixture:
         # neighbours of a typical query (offset ~ beta sqrt(d)) around a sample of components
         probe = comp[np.random.default_rng(0).choice(k, size=min(k, 2000), replace=False)]
         r = self.radius_for(self.beta * math.sqrt(self.d), self.log_inv_w, self.delta)
-        mean = float(tree.query_ball_point(probe, r, workers=-1, return_length=True).mean())
-        if 4 * mean > k:
+        near = float(tree.query_ball_point(probe, r, workers=-1, return_length=True).mean())
+        # a block's candidates: within r plus half the diagonal of a cell of side r / 2
+        r_cell = r * (1.0 + 0.25 * math.sqrt(self.d))
+        cand = float(tree.query_ball_point(probe, r_cell, workers=-1, return_length=True).mean())
+        if 4 * near > k or (self.d <= 6 and near >= 32 and 4 * cand > k):
             return "dense", None
-        return ("blocked" if self.d <= 6 and mean >= 32 else "truncated"), tree
+        return ("blocked" if self.d <= 6 and near >= 32 else "truncated"), tree
 
     # ----------------------------------------------------------------------------------------------
     def log_density(self, owner: torch.Tensor, offsets: torch.Tensor) -> LogDensity:

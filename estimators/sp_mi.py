@@ -58,6 +58,7 @@ def sp_mutual_information(
     *,
     n_mc: int = 4,
     n_query: int | None = None,
+    min_draws: int = 2048,
     generator: torch.Generator | int | None = None,
     level: float = 0.95,
     tol: float = 1e-3,
@@ -80,7 +81,8 @@ def sp_mutual_information(
             density in closed form, N(s_i, beta^2 I).
         beta: noise standard deviation (> 0) of this layer's Z.
         labels: optional (m,) integer class labels (>= 2 classes) for I(T;Y); p(y) is their frequency.
-        n_mc: Monte Carlo draws per query unit (>= 1).
+        n_mc: Monte Carlo draws per query unit (>= 1); raised so that m * n_query * n_mc >= min_draws.
+        min_draws: fewest Monte Carlo draws in all (the per-draw values are skewed; see sp_entropy).
         n_query: replicas per input that own queries (2 <= n_query <= R, and <= R/4 when R >= 8 so that the
             units belong to the nested subsamples); default max(2, min(8, R // 4)), or min(R, 8) for R < 8.
         generator: torch.Generator (CPU) or int seed; None: fresh.
@@ -120,6 +122,7 @@ def sp_mutual_information(
     if U > (R4 if nested else R):
         raise ValueError(f"n_query: got {U}, expected at most {R4 if nested else R} (R = {R}"
                          + (", query units must lie in the first R/4 replicas)" if nested else ")"))
+    n_mc = max(n_mc, -(-checks.positive_int(min_draws, "min_draws") // (m * U)))
     sizes = (R, R2, R4) if nested else (R,)
     ns = len(sizes)
 
@@ -181,7 +184,20 @@ def sp_mutual_information(
               "params": {"beta": beta, "tol": tol, "m": m, "R": R, "n_query": U}}
     meta = {"engine": pooled.describe(), "closed_form_inputs": int(coincident.sum()), "m": m, "R": R}
 
-    def estimate(per_unit: torch.Tensor, var_draw, name: str, bounds, m_low=0.0, m_high=0.0) -> Estimate:
+    # rigorous Monte Carlo variance bounds (REFERENCE.md section 5): the gradient of z -> ln g(s + z) is at
+    # most (||z|| + D) / beta^2, D the largest distance from s to a centre of the mixture, so a difference
+    # of two such terms has per-draw variance at most (2 sqrt(d) + (D_1 + D_2) / beta)^2
+    flat = x.reshape(m * R, d)
+    rad = (flat - flat.mean(0)).norm(dim=1)
+    d_pool = rad[units] + rad.max()
+    d_cond = 2.0 * (x - x.mean(1, keepdim=True)).norm(dim=2).max(dim=1).values.repeat_interleave(U)
+    scale = 1.0 / (n_mc * n_units**2)
+    vb_h = float(((math.sqrt(d) + d_pool / beta) ** 2).sum()) * scale
+    vb_x = float(((2 * math.sqrt(d) + (d_pool + d_cond) / beta) ** 2).sum()) * scale
+    vb_y = float(((2 * math.sqrt(d) + 2 * d_pool / beta) ** 2).sum()) * scale
+
+    def estimate(per_unit: torch.Tensor, var_draw, name: str, bounds, m_low=0.0, m_high=0.0,
+                 var_bound=None) -> Estimate:
         full = per_unit[:, 0].reshape(m, U)
         value = float(full.mean())
         diagnostics = dict(meta)
@@ -196,8 +212,13 @@ def sp_mutual_information(
             diagnostics["converged"] = True if bool(coincident.all()) else None
             diagnostics["note"] = ("replicas coincide for every input: the pooled law is known exactly"
                                    if bool(coincident.all()) else f"not checked: R = {R} < 8 replicas")
+        if bool(coincident.all()) and var_draw is not None and n_mc > 1:
+            # every centre is an input's exact image: only Monte Carlo error, estimated from all the draws
+            se, dof = diagnostics["mc_std_error"], n_units * (n_mc - 1)
+        else:
+            se, dof = stratified_se(full), m * (U - 1)
         return Estimate.from_normal(
-            value, stratified_se(full), margin_low=m_low, margin_high=m_high, estimator=name,
+            value, se, margin_low=m_low, margin_high=m_high, estimator=name, var_bound=var_bound, dof=dof,
             bound="stratified CLT over query units (Monte Carlo + replica sampling) + nested-replica bias "
                   "allowance + truncation/merge bounds",
             diagnostics=diagnostics, **common,
@@ -206,9 +227,9 @@ def sp_mutual_information(
     # h = -mean ln g: a log-density too low by <= above makes h too high by <= above
     lo_p, hi_p = float(bnd[0]) / n_q, float(bnd[1]) / n_q
     h_bounds = (h_z, gaussian_max_entropy(x.reshape(m * R, d), beta, z=z))
-    h_t = estimate(a_pool, None, "sp h(T)", h_bounds, lo_p, hi_p)
+    h_t = estimate(a_pool, None, "sp h(T)", h_bounds, lo_p, hi_p, vb_h)
     h_tx = estimate(a_cond, None, "sp h(T|X)", h_bounds)
-    i_xt = estimate(a_pool - a_cond, var_x, "sp I(X;T)", (0.0, math.log(m)), lo_p, hi_p)
+    i_xt = estimate(a_pool - a_cond, var_x, "sp I(X;T)", (0.0, math.log(m)), lo_p, hi_p, vb_x)
     i_ty = h_ty = None
     if y is not None:
         p = torch.bincount(cls_of).double() / m
@@ -216,5 +237,5 @@ def sp_mutual_information(
         h_ty = estimate(a_cls, None, "sp h(T|Y)", h_bounds, float(bnd[2]) / n_q, float(bnd[3]) / n_q)
         # I(T;Y) = h(T) - h(T|Y): the pooled term's error enters with +, the class term's with -
         i_ty = estimate(a_pool - a_cls, var_y, "sp I(T;Y)", (0.0, h_y),
-                        lo_p + float(bnd[3]) / n_q, hi_p + float(bnd[2]) / n_q)
+                        lo_p + float(bnd[3]) / n_q, hi_p + float(bnd[2]) / n_q, vb_y)
     return SPInformation(i_xt, i_ty, h_t, h_tx, h_ty)

@@ -63,7 +63,7 @@ def information_plane(rows: Sequence[dict], path: Path, title: str) -> Path:
     ax.set_title(title)
     ax.legend(title="layer (marker)", loc="lower right")
     ax.grid(True, alpha=0.25)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def mi_vs_epoch(rows: Sequence[dict], path: Path, title: str, quantities=("I_XT", "I_TY"),
@@ -84,7 +84,7 @@ def mi_vs_epoch(rows: Sequence[dict], path: Path, title: str, quantities=("I_XT"
         ax.set_ylabel(labels.get(q, q))
         ax.legend(title="layer (band: 95% interval)", fontsize=8)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
@@ -105,7 +105,7 @@ def accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
         _epoch_axis(ax)
         ax.legend(fontsize=8)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def nearest_param(rows: Sequence[dict], quantity: str, key: str, target: float) -> str | None:
@@ -142,10 +142,10 @@ def clustering(rows: Sequence[dict], path: Path, title: str, *, beta: float) -> 
         ax.set_xlabel("")
     axes[0].legend(title="layer", fontsize=8, ncol=5, loc="best")
     fig.suptitle(title + f"\ncompression as clustering (beta = {beta:g})")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
