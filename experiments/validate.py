@@ -1,0 +1,202 @@
+"""Validate the SP estimator and its intervals against ground truth, and compare it with generic estimators.
+
+    python -m experiments.validate [--reps 200] [--out docs] [--quick]
+
+Writes ``docs/validation.md``: for every case of the ground-truth suite (noisynet.validation), the mean
+estimate, bias, RMSE, mean interval width and the fraction of 95% intervals containing the truth over
+``--reps`` independent repetitions (and, where the centres are the law itself, the coverage of the rigorous
+Poincare interval); then the error against n of SP, KSG (Kozachenko-Leonenko) and a KDE with a
+cross-validated bandwidth, the last two run on samples of S + Z, with the figure
+``docs/figures/validation_error_vs_n.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KernelDensity
+from tqdm.auto import tqdm
+
+from estimators import sp_entropy
+from estimators.baselines.ksg import ksg_entropy
+from estimators.ground_truth import discrete_smoothed_entropy, gaussian_smoothed_entropy
+from experiments.plotting import save_figure, plt
+from noisynet.validation import CaseResult, run_case, suite
+
+FLOOR = 0.93  # the issue's coverage floor for every 95% interval
+
+
+def kde_entropy(t: np.ndarray, *, folds: int = 5) -> float:
+    """Resubstitution (leave-one-out) entropy of a Gaussian KDE whose bandwidth is chosen by cross-validated
+    log-likelihood (scikit-learn GridSearchCV over 16 widths, 0.03 to 3 times the mean coordinate std).
+    t: (n, d) samples of S + Z. Nats. The generic estimator a user without the known beta would reach for."""
+    n, d = t.shape
+    s = float(t.std(axis=0).mean())
+    grid = GridSearchCV(KernelDensity(kernel="gaussian"), {"bandwidth": s * np.logspace(-1.5, 0.5, 16)}, cv=folds)
+    grid.fit(t)
+    h = grid.best_params_["bandwidth"]
+    log_f = KernelDensity(bandwidth=h).fit(t).score_samples(t)
+    # leave-one-out: remove each point's own kernel, K_h(0) = (2 pi h^2)^(-d/2), from n f(x_i)
+    log_k0 = -0.5 * d * math.log(2 * math.pi * h * h)
+    loo = np.log(np.maximum(np.exp(log_f + math.log(n)) - math.exp(log_k0), 1e-300)) - math.log(n - 1)
+    return float(-loo.mean())
+
+
+COMPARISON = {
+    # name: (sampler(n, rng) -> S samples, beta, truth)
+    "Gaussian S, d=1": (lambda n, g: g.normal(size=(n, 1)), 0.5, lambda: gaussian_smoothed_entropy(1, 1.0, 0.5).value),
+    "Gaussian S, d=3": (lambda n, g: g.normal(size=(n, 3)), 0.5, lambda: gaussian_smoothed_entropy(3, 1.0, 0.5).value),
+    "Gaussian S, d=10": (lambda n, g: g.normal(size=(n, 10)), 0.5, lambda: gaussian_smoothed_entropy(10, 1.0, 0.5).value),
+    "16 atoms on [-1,1], beta=0.05": (
+        lambda n, g: np.linspace(-1, 1, 16)[g.integers(0, 16, n)][:, None], 0.05,
+        lambda: discrete_smoothed_entropy(np.linspace(-1, 1, 16)[:, None], 0.05).value),
+}
+
+
+def compare(ns: list[int], reps: int, seed: int = 0) -> dict:
+    """RMSE of SP (on S, beta known), KSG and tuned KDE (on S + Z) for each comparison case and n."""
+    out = {}
+    total = len(COMPARISON) * len(ns) * reps
+    with tqdm(total=total, desc="SP vs KSG vs KDE", unit="fit") as bar:
+        for name, (sampler, beta, truth_fn) in COMPARISON.items():
+            truth = truth_fn()
+            for n in ns:
+                errs = {"SP": [], "KSG": [], "KDE (CV bandwidth)": []}
+                for r in range(reps):
+                    g = np.random.default_rng(seed + 1000 * r + n)
+                    s = sampler(n, g)
+                    t = s + beta * g.normal(size=s.shape)
+                    errs["SP"].append(sp_entropy(torch.as_tensor(s), beta, n_mc=4, generator=r).value - truth)
+                    errs["KSG"].append(ksg_entropy(t, k=3).value - truth)
+                    errs["KDE (CV bandwidth)"].append(kde_entropy(t) - truth)
+                    bar.update()
+                out[(name, n)] = {k: (float(np.mean(v)), float(np.sqrt(np.mean(np.square(v))))) for k, v in errs.items()}
+    return out
+
+
+def coverage_table(results: list[CaseResult]) -> str:
+    lines = ["| case | truth | mean | bias | RMSE | mean width | coverage (95%) | rigorous coverage | converged |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        flag = "" if r.coverage >= FLOOR else " **below 93%**"
+        rig = "-" if r.rigorous_coverage is None else f"{100 * r.rigorous_coverage:.1f}%"
+        conv = "-" if r.converged is None else f"{100 * r.converged:.0f}%"
+        lines.append(f"| {r.case} | {r.truth:.4f} | {r.mean:.4f} | {r.bias:+.4f} | {r.rmse:.4f} | {r.width:.4f} | "
+                     f"{100 * r.coverage:.1f}%{flag} | {rig} | {conv} |")
+    return "\n".join(lines)
+
+
+def comparison_table(res: dict, ns: list[int]) -> str:
+    methods = ["SP", "KSG", "KDE (CV bandwidth)"]
+    lines = ["| case | n | " + " | ".join(f"{m} bias / RMSE" for m in methods) + " |",
+             "|---|---:|" + "---:|" * len(methods)]
+    for name in COMPARISON:
+        for n in ns:
+            row = res[(name, n)]
+            lines.append(f"| {name} | {n} | " + " | ".join(f"{row[m][0]:+.3f} / {row[m][1]:.3f}" for m in methods) + " |")
+    return "\n".join(lines)
+
+
+def slope_table(res: dict, ns: list[int]) -> str:
+    methods = ["SP", "KSG", "KDE (CV bandwidth)"]
+    lines = ["| case | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
+    for name in COMPARISON:
+        cells = []
+        for m in methods:
+            y = np.log([res[(name, n)][m][1] for n in ns])
+            cells.append(f"{np.polyfit(np.log(ns), y, 1)[0]:+.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def comparison_figure(res: dict, ns: list[int], path: Path) -> Path:
+    fig, axes = plt.subplots(1, len(COMPARISON), figsize=(4.2 * len(COMPARISON), 4), squeeze=False)
+    for ax, name in zip(axes[0], COMPARISON):
+        for m, style in (("SP", "-o"), ("KSG", "--s"), ("KDE (CV bandwidth)", ":^")):
+            ax.plot(ns, [res[(name, n)][m][1] for n in ns], style, label=m)
+        ref = res[(name, ns[0])]["SP"][1]
+        ax.plot(ns, [ref * math.sqrt(ns[0] / n) for n in ns], color="0.6", lw=0.8, label="slope n^-1/2")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("n (samples)")
+        ax.set_ylabel("RMSE of h(S+Z) [nats]")
+        ax.set_title(name, fontsize=10)
+        ax.grid(True, which="both", alpha=0.25)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Error against sample size: SP (beta known) vs generic estimators on S + Z")
+    return save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--reps", type=int, default=200, help="repetitions per suite case")
+    p.add_argument("--compare-reps", type=int, default=10, help="repetitions per (case, n) of the comparison")
+    p.add_argument("--out", default="docs", help="folder for validation.md and figures/")
+    p.add_argument("--quick", action="store_true", help="the quick suite and a short comparison (minutes)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.reps < 2 or args.compare_reps < 2:
+        raise SystemExit("--reps, --compare-reps: expected at least 2")
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    cases = suite("quick" if args.quick else "full")
+    results = []
+    with tqdm(total=len(cases) * args.reps, desc="coverage suite", unit="rep") as bar:
+        for case in cases:
+            bar.set_postfix_str(case.name[:40])
+            results.append(run_case(case, args.reps, seed=args.seed, progress=bar.update))
+    ns = [250, 500, 1000, 2000] if args.quick else [250, 500, 1000, 2000, 4000]
+    res = compare(ns, args.compare_reps, args.seed)
+    fig = comparison_figure(res, ns, out / "figures" / "validation_error_vs_n.png")
+    worst = min(results, key=lambda r: r.coverage)
+    text = f"""# Validation of the SP estimator against ground truth
+
+Produced by `python -m experiments.validate{' --quick' if args.quick else ''}` ({args.reps} repetitions per case,
+seed {args.seed}, {(time.perf_counter() - t0) / 60:.0f} minutes on this machine). All values in nats.
+
+## Coverage of the 95% intervals
+
+Each case draws fresh samples (or fresh Monte Carlo noise where the centres are the law itself) in every
+repetition; the truth comes from closed forms or quadrature with its own error bound
+(`estimators.ground_truth`), computed independently of the estimator. "coverage" is the fraction of 95%
+intervals containing the truth; "rigorous coverage" that of the Chebyshev interval from the Poincare bound
+on the Monte Carlo variance (only where the centres are the law, so that Monte Carlo is the only error);
+"converged" the fraction of repetitions whose nested-subsample diagnostic found the estimate settled (where
+it was not, the interval extends to the a-priori bound: see the d = 10 Gaussian, where n = 1000 is far
+below e^d and the estimate is biased down by more than a nat, yet the interval covers).
+
+{coverage_table(results)}
+
+Lowest coverage: {100 * worst.coverage:.1f}% ({worst.case}). Floor required: {100 * FLOOR:.0f}%.
+
+## SP against generic estimators
+
+SP uses the samples of S and the known beta; KSG (Kozachenko-Leonenko, k = 3) and a Gaussian KDE with a
+cross-validated bandwidth (leave-one-out resubstitution) only see samples of S + Z (one noise draw per
+sample), as a generic estimator would. Bias / RMSE over {args.compare_reps} repetitions:
+
+{comparison_table(res, ns)}
+
+![error against n](figures/{fig.name})
+
+Fitted slope of log RMSE against log n (the parametric rate is -0.5):
+
+{slope_table(res, ns)}
+"""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "validation.md"
+    path.write_text(text)
+    print(coverage_table(results))
+    print(comparison_table(res, ns))
+    print(f"wrote {path} and {fig}")
+    return path
+
+
+if __name__ == "__main__":
+    main()
