@@ -61,6 +61,31 @@ class LogDensity:
     below: torch.Tensor
 
 
+@dataclass(frozen=True)
+class _Components:
+    """A set of (merged) components: means (k, d) centred, their squared norms, the component of each
+    original centre, each centre's offset from its component, log column weights (k, S) and, per
+    component, -ln of its smallest positive weight (for the truncation radius)."""
+
+    comp: torch.Tensor
+    comp_sq: torch.Tensor
+    member_of: torch.Tensor
+    own_offset: torch.Tensor
+    log_w: torch.Tensor
+    log_inv_w: torch.Tensor
+
+    @classmethod
+    def build(cls, x: np.ndarray, comp: np.ndarray, member_of: np.ndarray, w: np.ndarray, device) -> "_Components":
+        cw = np.zeros((comp.shape[0], w.shape[1]))
+        np.add.at(cw, member_of, w)
+        smallest = np.where(cw > 0, cw, np.inf).min(axis=1)
+        smallest = np.where(np.isfinite(smallest), smallest, float(w[w > 0].min()))  # a weightless component
+        t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+        with np.errstate(divide="ignore"):
+            log_w = np.log(cw)  # -inf where a column has no weight
+        return cls(t(comp), t((comp**2).sum(1)), t(member_of), t(x - comp[member_of]), t(log_w), t(-np.log(smallest)))
+
+
 class GaussianMixture:
     """The mixtures g_S(t) = sum_k w_{k,S} N(t; s_k, beta^2 I), one per weight column S.
 
@@ -111,30 +136,25 @@ class GaussianMixture:
 
         exact, exact_of = np.unique(x, axis=0, return_inverse=True)
         exact_of = exact_of.reshape(-1)
-        comp, member_of, self.delta = exact, exact_of, 0.0
-        if method != "dense" and exact.shape[0] > 1:
+        # the dense path uses exactly merged duplicates only (a near-merge is bounded only near a query)
+        self.exact = _Components.build(x, exact, exact_of, w, self.device)
+        self.merged, self.delta, self.tree, self.near = self.exact, 0.0, None, None
+        self.method = method
+        if method == "auto" and exact.shape[0] <= 256:
+            self.method = "dense"
+        if self.method != "dense":
             comp, member_of, self.delta = self._snap(exact, exact_of)
-        self.method, self.tree = self._choose(comp, method)
-        if self.method == "dense" and self.delta:
-            # a merge is bounded only for components near the query: the dense path keeps exact ones
-            comp, member_of, self.delta = exact, exact_of, 0.0
-        self.n_components = comp.shape[0]
-        cw = np.zeros((comp.shape[0], w.shape[1]))
-        np.add.at(cw, member_of, w)
-        dev = self.device
-        self.member_of = torch.as_tensor(member_of, device=dev)  # (n,) component of each centre
-        self.comp = torch.as_tensor(comp, device=dev)
-        self.comp_sq = (self.comp**2).sum(1)
-        self.own_offset = torch.as_tensor(x - comp[member_of], device=dev)  # s_i - c'(i)
-        self.centres = torch.as_tensor(x, device=dev)
+            if self.delta:
+                self.merged = _Components.build(x, comp, member_of, w, self.device)
+            self.tree = cKDTree(comp)
+            # neighbours of a typical query (offset ~ beta sqrt(d)), from a sample of components
+            probe = comp[np.random.default_rng(0).choice(len(comp), size=min(len(comp), 1000), replace=False)]
+            r = self.radius_for(self.beta * math.sqrt(d), self.log_inv_w, self.delta)
+            self.near = float(self.tree.query_ball_point(probe, r, workers=-1, return_length=True).mean())
+        self.centres = torch.as_tensor(x, device=self.device)
         self.centres_sq = (self.centres**2).sum(1)
-        with np.errstate(divide="ignore"):
-            self.log_w = torch.as_tensor(np.log(cw), device=dev)  # (k, S), -inf where absent
-            # per component: the smallest positive weight over the columns, for the truncation radius
-            smallest = np.where(cw > 0, cw, np.inf).min(axis=1)
-            smallest = np.where(np.isfinite(smallest), smallest, float(w[w > 0].min()))  # a weightless component
-            self.log_inv_w_comp = torch.as_tensor(-np.log(smallest), device=dev)
         self.log_norm = -0.5 * d * math.log(2.0 * math.pi * self.beta**2)
+        self.last_path = None
 
     # ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -181,29 +201,26 @@ class GaussianMixture:
         tail = 2.0 * self.beta**2 * (log_inv_w + math.log(1.0 / self.tol_trunc) + eps)
         return rho + 2.0 * delta + (rho**2 + tail) ** 0.5
 
-    def _choose(self, comp: np.ndarray, method: str):
-        """The evaluation path, by the work each would take, and the cKDTree of the components.
+    def _pick(self, k: torch.Tensor) -> str:
+        """The cheapest path for queries owned by merged components k, by an estimate of the work:
+        dense Q K; truncated ~ 8 Q (neighbours) for its gathers; blocked Q (candidates per cell) plus a
+        per-cell overhead of ~20000 pair evaluations (Python and small-op costs), from a probe of up to 64 cells."""
+        q, kk = k.numel(), self.exact.comp.shape[0]
+        dense = q * kk
+        truncated = 8.0 * q * self.near
+        own = self.merged.comp[torch.unique(k)]
+        side, r_c = self._cell(float(self.beta * (math.sqrt(self.d) + 2.0)))
+        cells = torch.unique(torch.floor(own / side), dim=0)
+        probe = cells[torch.randperm(cells.shape[0], generator=torch.Generator().manual_seed(0))[:64]]
+        cand = self.tree.query_ball_point(((probe + 0.5) * side).cpu().numpy(), r_c, return_length=True)
+        blocked = q * float(np.mean(cand)) + 20000.0 * cells.shape[0]
+        costs = {"dense": dense, "truncated": truncated, "blocked": blocked}
+        return min(costs, key=costs.get)
 
-        "dense" when few components or when a typical query has a quarter of them as neighbours; else
-        "blocked" (dense blocks per grid cell of owners, BLAS distances) when neighbours are many and the
-        dimension low enough for cells to be compact; else "truncated" (per-query neighbour lists).
-        """
-        k = comp.shape[0]
-        if method == "dense" or (method == "auto" and k <= 256):
-            return "dense", None
-        tree = cKDTree(comp)
-        if method != "auto":
-            return method, tree
-        # neighbours of a typical query (offset ~ beta sqrt(d)) around a sample of components
-        probe = comp[np.random.default_rng(0).choice(k, size=min(k, 2000), replace=False)]
-        r = self.radius_for(self.beta * math.sqrt(self.d), self.log_inv_w, self.delta)
-        near = float(tree.query_ball_point(probe, r, workers=-1, return_length=True).mean())
-        # a block's candidates: within r plus half the diagonal of a cell of side r / 2
-        r_cell = r * (1.0 + 0.25 * math.sqrt(self.d))
-        cand = float(tree.query_ball_point(probe, r_cell, workers=-1, return_length=True).mean())
-        if 4 * near > k or (self.d <= 6 and near >= 32 and 4 * cand > k):
-            return "dense", None
-        return ("blocked" if self.d <= 6 and near >= 32 else "truncated"), tree
+    def _cell(self, rho: float) -> tuple[float, float]:
+        """Cell side for the blocked path and the candidate radius of a cell for offsets up to rho."""
+        side = 0.5 * self.radius_for(self.beta * math.sqrt(self.d), self.log_inv_w, self.delta)
+        return side, self.radius_for(rho, self.log_inv_w, self.delta) + 0.5 * side * math.sqrt(self.d)
 
     # ----------------------------------------------------------------------------------------------
     def log_density(self, owner: torch.Tensor, offsets: torch.Tensor) -> LogDensity:
@@ -226,18 +243,22 @@ class GaussianMixture:
             raise ValueError(f"offsets: got shape {tuple(z.shape)}, expected ({owner.shape[0]}, {self.d})")
         if owner.numel() and (int(owner.min()) < 0 or int(owner.max()) >= self.n):
             raise ValueError(f"owner: got indices outside [0, {self.n})")
-        zc = z + self.own_offset[owner]  # offset from the owner's (merged) component
-        k = self.member_of[owner]
-        if self.method == "dense":
-            vals = self._dense(self.comp[k] + zc, self.comp, self.comp_sq, self.log_w)
+        path = self.method
+        if path == "auto":
+            path = self._pick(self.merged.member_of[owner])
+        self.last_path = path
+        if path == "dense":
+            c = self.exact
+            k, zc = c.member_of[owner], z + c.own_offset[owner]
+            vals = self._dense(c.comp[k] + zc, c.comp, c.comp_sq, c.log_w)
             above = torch.zeros_like(vals)
             eps = torch.zeros(owner.shape[0], 1, dtype=torch.float64, device=self.device)
-        elif self.method == "blocked":
-            vals, above, eps = self._blocked(k, zc)
         else:
-            vals, above, eps = self._truncated(k, zc)
+            c = self.merged
+            k, zc = c.member_of[owner], z + c.own_offset[owner]  # offset from the owner's (merged) component
+            vals, above, eps = (self._blocked if path == "blocked" else self._truncated)(k, zc)
         gamma = (self.d + 2) * _U64 / (1 - (self.d + 2) * _U64)
-        q_sq = ((self.comp[k] + zc) ** 2).sum(1, keepdim=True)
+        q_sq = ((c.comp[k] + zc) ** 2).sum(1, keepdim=True)
         roundoff = 2.0 * gamma * (q_sq + self.centres_sq.max()) / (2.0 * self.beta**2)
         above = above + eps + roundoff
         below = (eps + roundoff).expand_as(vals).clone()
@@ -275,9 +296,9 @@ class GaussianMixture:
         rho = torch.zeros(owners.numel(), dtype=torch.float64, device=self.device)
         rho.scatter_reduce_(0, row, znorm, reduce="amax")
         eps = (2.0 * 2.0 * rho * self.delta + self.delta**2) / (2.0 * self.beta**2) if self.delta else 0.0
-        tail = 2.0 * self.beta**2 * (self.log_inv_w_comp[owners] + math.log(1.0 / self.tol_trunc) + eps)
+        tail = 2.0 * self.beta**2 * (self.merged.log_inv_w[owners] + math.log(1.0 / self.tol_trunc) + eps)
         radius = rho + 2.0 * self.delta + (rho**2 + tail).sqrt()
-        pts = self.comp[owners].cpu().numpy()
+        pts = self.merged.comp[owners].cpu().numpy()
         lists = self.tree.query_ball_point(pts, radius.cpu().numpy(), workers=-1, return_sorted=False)
         counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
         nbr = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
@@ -290,11 +311,11 @@ class GaussianMixture:
         """Log-sum-exp over each query's neighbour list (direct differences, float64), in blocks.
 
         Returns values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
-        n_q, s = zc.shape[0], self.log_w.shape[1]
+        n_q, s = zc.shape[0], self.merged.log_w.shape[1]
         vals = torch.empty(n_q, s, dtype=torch.float64, device=self.device)
         above = torch.empty_like(vals)
         znorm = zc.norm(dim=1)
-        w_all = torch.exp(self.log_w)
+        w_all = torch.exp(self.merged.log_w)
         per_elem = 8 * (self.d + 2 * s + 6)
         eps = torch.empty(n_q, 1, dtype=torch.float64, device=self.device)
         # blocks of queries sorted by owner, so that a block's neighbour lists fit the budget
@@ -310,7 +331,7 @@ class GaussianMixture:
             qi = torch.repeat_interleave(torch.arange(idx.numel(), device=self.device), counts)
             start = torch.cumsum(counts, 0) - counts
             j = nbr[ptr[row][qi] + torch.arange(qi.numel(), device=self.device) - start[qi]]
-            diff = (self.comp[k[idx]][qi] - self.comp[j]) + zc[idx][qi]
+            diff = (self.merged.comp[k[idx]][qi] - self.merged.comp[j]) + zc[idx][qi]
             e = -(diff**2).sum(1) / (2.0 * self.beta**2)  # (E,): one exp per pair serves every column
             top = torch.full((idx.numel(),), -math.inf, dtype=torch.float64, device=self.device)
             top.scatter_reduce_(0, qi, e, reduce="amax")
@@ -338,14 +359,14 @@ class GaussianMixture:
         dropped (original) centre is at least R_c - ||q - cc|| - delta from a query q. Distances are
         expanded relative to cc, where norms are of order R_c, so round-off stays ~1e-13 nats.
         Returns values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
-        n_q, s, dev = zc.shape[0], self.log_w.shape[1], self.device
+        n_q, s, dev = zc.shape[0], self.merged.log_w.shape[1], self.device
         vals = torch.empty(n_q, s, dtype=torch.float64, device=dev)
         above = torch.empty_like(vals)
         eps = torch.empty(n_q, 1, dtype=torch.float64, device=dev)
-        w_all = torch.exp(self.log_w)
+        w_all = torch.exp(self.merged.log_w)
         znorm = zc.norm(dim=1)
-        own = self.comp[k]
-        side = 0.5 * self.radius_for(self.beta * math.sqrt(self.d), self.log_inv_w, self.delta)
+        own = self.merged.comp[k]
+        side = self._cell(0.0)[0]
         cells, block = torch.unique(torch.floor(own / side).to(torch.int64), dim=0, return_inverse=True)
         half_diag = 0.5 * side * math.sqrt(self.d)
         order = torch.argsort(block, stable=True)
@@ -356,11 +377,11 @@ class GaussianMixture:
             a = end
             cc = (cells[b].to(torch.float64) + 0.5) * side
             rho = float(znorm[idx].max())
-            radius = self.radius_for(rho, float(self.log_inv_w_comp[k[idx]].max()), self.delta)
+            radius = self.radius_for(rho, float(self.merged.log_inv_w[k[idx]].max()), self.delta)
             r_c = radius + half_diag
             found = self.tree.query_ball_point(cc.cpu().numpy(), r_c, return_sorted=False)
             cand = torch.from_numpy(np.fromiter(found, dtype=np.int64, count=len(found))).to(dev)
-            c = self.comp[cand] - cc
+            c = self.merged.comp[cand] - cc
             c_sq = (c**2).sum(1)
             w_c = w_all[cand]
             w_out = (1.0 - w_c.sum(0)).clamp_min(0.0)  # (S,)
@@ -380,10 +401,13 @@ class GaussianMixture:
         return vals, above, eps
 
     def describe(self) -> dict:
-        """What the engine chose: method, component count after merging, radius, merge displacement."""
+        """What the engine chose: method ("auto" picks a path per call; ``path`` is the last one), component
+        counts after merging, merge displacement."""
         return {
             "method": self.method,
             "n_centres": self.n,
-            "n_components": self.n_components,
+            "n_components": int(self.merged.comp.shape[0]),
+            "n_exact_components": int(self.exact.comp.shape[0]),
+            "path": self.last_path,
             "merge_delta": self.delta,
         }

@@ -41,7 +41,9 @@ def iter_information_flow(
     x: torch.Tensor,
     y: torch.Tensor | None = None,
     *,
-    replicas: int = 32,
+    replicas: int = 128,
+    min_replicas: int = 8,
+    target_half_width: float | None = 0.1,
     n_mc: int = 1,
     n_query: int = 2,
     seed: int = 0,
@@ -56,7 +58,13 @@ def iter_information_flow(
     """Measure every chosen layer of ``twin`` on the inputs ``x`` and yield rows as they are finished.
 
     For each site T_l (in forward order): I(X;T_l) and, with labels, I(T_l;Y) by
-    :func:`estimators.sp_mutual_information` on R = ``replicas`` propagated samples per input; then, with
+    :func:`estimators.sp_mutual_information` on R propagated samples per input. R starts at
+    ``min_replicas`` and doubles (the first R of ``replicas`` propagated replicas: they are i.i.d.) until both
+    intervals' half-widths are at most ``target_half_width`` or R reaches ``replicas``: clustered layers,
+    whose cost grows with R and whose estimates converge fast, stay small; layers whose conditional laws
+    are wide get the replicas their plug-in bias needs. (The stopping rule looks at the interval, so the
+    reported interval is the first narrow enough one; the nested-replica allowance in it keeps this
+    honest.) ``target_half_width=None`` uses R = ``replicas`` directly. Then, with
     ``diagnostics``, on the deterministic representation (noise off): the binned entropy H(Bin_Delta(T_l)) for
     each Delta in ``deltas`` (nats), the within/between-class distance ratio, the silhouette score and the
     number of clusters at scale beta. Data processing is checked between consecutive layers: the I(X;T) row of
@@ -67,7 +75,9 @@ def iter_information_flow(
         twin: the noisy twin (its betas are the layers' noise stds).
         x: Tensor (m, ...) of inputs, each once (X uniform on them: never resampled).
         y: optional Tensor (m,) int64 labels.
-        replicas, n_mc, n_query: R, Monte Carlo draws per query unit, query units per input.
+        replicas: largest R (noisy passes per input); min_replicas: the first R tried (>= 8: the nested
+            diagnostic needs R/4 >= 2); target_half_width: nats, or None for a fixed R = replicas.
+        n_mc, n_query: Monte Carlo draws per query unit, query units per input.
         seed: seeds the propagation and the Monte Carlo draws (a measurement is reproducible from it).
         sites: which sites to measure (default all).
         level, tol: interval level and per-point log-density tolerance of the estimator.
@@ -84,6 +94,8 @@ def iter_information_flow(
     """
     if replicas < 2:
         raise ValueError(f"replicas: got {replicas!r}, expected >= 2 (the conditional terms need replicas)")
+    if target_half_width is not None and not target_half_width > 0:
+        raise ValueError(f"target_half_width: got {target_half_width!r}, expected > 0 nats or None")
     if y is not None and y.shape[0] != x.shape[0]:
         raise ValueError(f"y: got {y.shape[0]} labels for {x.shape[0]} inputs, expected one per input")
     sites = list(twin.site_names if sites is None else sites)
@@ -101,8 +113,14 @@ def iter_information_flow(
         s = samples[site]
         beta = twin.betas[site]
         t0 = time.perf_counter()
-        info = sp_mutual_information(s, beta, y, n_mc=n_mc, n_query=min(n_query, max(2, replicas // 4)),
-                                     generator=seed * 1000 + index, level=level, tol=tol)
+        r = replicas if target_half_width is None else min(replicas, max(2, min_replicas))
+        while True:
+            info = sp_mutual_information(s[:, :r], beta, y, n_mc=n_mc, n_query=min(n_query, max(2, r // 4)),
+                                         generator=seed * 1000 + index, level=level, tol=tol)
+            widths = [e.half_width for e in (info.i_xt, info.i_ty) if e is not None]
+            if target_half_width is None or r >= replicas or max(widths) <= target_half_width:
+                break
+            r = min(replicas, 2 * r)
         seconds = time.perf_counter() - t0
         row = _estimate_row(site, s.shape[2], "I_XT", info.i_xt, beta, seconds)
         if previous is not None:

@@ -43,7 +43,7 @@ def test_coincident_centres_give_the_noise_entropy():
     est = sp_entropy(x, 0.1, population=True, generator=0)
     assert est.ci_low <= h_noise(4, 0.1) <= est.ci_high
     assert abs(est.value - h_noise(4, 0.1)) < 0.05
-    assert est.diagnostics["engine"]["n_components"] == 1  # exact duplicates merged
+    assert est.diagnostics["engine"]["n_exact_components"] == 1  # exact duplicates merged
 
 
 def test_well_separated_centres_add_ln_m():
