@@ -1,7 +1,7 @@
 """The SZT information-plane run (Goldfeld et al., ICML 2019, section 5; Shwartz-Ziv & Tishby 2017).
 
     python -m experiments.szt [--epochs 3000] [--beta 0.005] [--activation tanh] [--seed 0] [--out runs]
-                              [--resume] [--run-id ID] [--replicas 32] ...
+                              [--resume] [--run-id ID] [--replicas 128] [--target-half-width 0.1] ...
 
 Trains the noisy twin of the 12-10-7-5-4-3-2 network on the bundled SZT data (Adam, lr 4e-4, batch 256, 80/20
 split, noise of std beta after every hidden layer) and, at log-spaced epochs, measures I(X;T_l) and
@@ -17,7 +17,7 @@ import argparse
 import math
 import time
 
-from experiments import plotting, summary
+from experiments import plotting, summary, szt_figures
 from experiments.loop import train_and_measure
 from experiments.runs import Run, log_schedule
 from noisynet.data import load_szt
@@ -39,10 +39,16 @@ def parser(description: str = __doc__) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--replicas", type=int, default=32, help="R: noisy passes per input for the SP estimator")
+    p.add_argument("--replicas", type=int, default=128,
+                   help="largest R, noisy passes per input for the SP estimator (sample propagation)")
+    p.add_argument("--min-replicas", type=int, default=8, help="first R tried; R doubles until the target")
+    p.add_argument("--target-half-width", type=float, default=0.1,
+                   help="nats: R doubles until both intervals of a layer are this narrow (0: always R = --replicas)")
     p.add_argument("--n-query", type=int, default=2, help="replicas per input that own Monte Carlo queries")
     p.add_argument("--n-mc", type=int, default=1, help="Monte Carlo draws per query unit")
     p.add_argument("--no-diagnostics", action="store_true", help="skip the clustering diagnostics")
+    p.add_argument("--no-extra-figures", action="store_true",
+                   help="skip the layer scatter, activation histogram and binned-entropy figures")
     p.add_argument("--out", default="runs", help="root folder of the runs")
     p.add_argument("--run-id", default=None, help="folder name of the run (default: from the settings)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
@@ -55,36 +61,46 @@ def check(args: argparse.Namespace) -> None:
             raise SystemExit(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
     if not (args.beta > 0 and math.isfinite(args.beta)):
         raise SystemExit(f"--beta: got {args.beta}, expected a noise standard deviation > 0")
-    if args.replicas < 8:
-        raise SystemExit(f"--replicas: got {args.replicas}, expected >= 8 (nested-replica bias diagnostic)")
+    if min(args.replicas, args.min_replicas) < 8:
+        raise SystemExit(f"--replicas, --min-replicas: got {args.replicas}, {args.min_replicas}; expected >= 8 "
+                         "(nested-replica bias diagnostic)")
+    if args.target_half_width < 0:
+        raise SystemExit(f"--target-half-width: got {args.target_half_width}, expected >= 0")
 
 
-def main(argv: list[str] | None = None, *, after_step=None, experiment: str = "szt") -> Run:
+def main(argv: list[str] | None = None, *, after_step=None, experiment: str = "szt",
+         extra_config: dict | None = None, title_prefix: str = "SZT") -> Run:
+    """Run the experiment with command-line arguments ``argv``; ``after_step`` is passed to the Trainer
+    (e.g. a Parseval retraction), ``experiment`` names the runs/ subfolder, ``extra_config`` is stored in
+    config.json (and checked on resume), ``title_prefix`` starts the figure titles."""
     args = parser().parse_args(argv)
     check(args)
     measure = args.measure or (100 if args.epochs >= 10_000 else 40)
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id")}
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "no_extra_figures")}
     config.update(measure=measure, widths=list(WIDTHS), experiment=experiment,
-                  orthonormal=after_step is not None)
+                  orthonormal=after_step is not None, **(extra_config or {}))
     run_id = args.run_id or f"{args.activation}_beta{args.beta:g}_seed{args.seed}_e{args.epochs}"
     run = Run(args.out, experiment, run_id, config, resume=args.resume)
     data = load_szt()
     twin = NoisyTwin(mlp(WIDTHS, args.activation, seed=args.seed), args.beta)
     trainer = Trainer(twin, data.x[data.train], data.y[data.train], data.x[data.test], data.y[data.test],
                       lr=args.lr, batch_size=args.batch_size, seed=args.seed, after_step=after_step)
-    flow = {"replicas": args.replicas, "n_mc": args.n_mc, "n_query": args.n_query,
+    flow = {"replicas": args.replicas, "min_replicas": args.min_replicas,
+            "target_half_width": args.target_half_width or None, "n_mc": args.n_mc, "n_query": args.n_query,
             "diagnostics": not args.no_diagnostics}
     t0 = time.perf_counter()
     train_and_measure(run, trainer, twin, data.x, data.y, log_schedule(args.epochs, measure),
                       seed=args.seed, flow=flow, desc=f"{experiment} {run_id}")
     rows = run.rows()
-    title = f"SZT, {args.activation}, beta = {args.beta:g}, seed {args.seed}"
+    title = f"{title_prefix}, {args.activation}, beta = {args.beta:g}, seed {args.seed}"
     refs = {"I_XT": {"ln 4096": math.log(4096)}, "I_TY": {"H(Y)": summary.label_entropy(data.y)}}
     figs = [plotting.information_plane(rows, run.figures / "information_plane.png", title),
             plotting.mi_vs_epoch(rows, run.figures / "mi_vs_epoch.png", title, references=refs),
             plotting.accuracy(rows, run.figures / "accuracy.png", title)]
     if not args.no_diagnostics:
         figs.append(plotting.clustering(rows, run.figures / "clustering.png", title, beta=args.beta))
+    if not args.no_extra_figures:
+        figs += szt_figures.make_figures(run, twin, data.x, data.y, title=title, beta=args.beta)
     print(summary.table(rows, time.perf_counter() - t0, run.dir, figs))
     return run
 
