@@ -1,5 +1,8 @@
-"""Data sets: SZT (shipped with the package), MNIST from a user-given directory, a generated spiral."""
+"""Data sets: SZT (shipped with the package), MNIST from a user-given directory, scikit-learn's digits, a
+generated spiral."""
 
+from noisynet.data.digits import load_digits
+from noisynet.data.mnist import ImageSet, load_mnist, read_idx
 from noisynet.data.szt import SZT, load_szt
 
-__all__ = ["SZT", "load_szt"]
+__all__ = ["SZT", "ImageSet", "load_digits", "load_mnist", "load_szt", "read_idx"]
