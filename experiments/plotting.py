@@ -145,10 +145,12 @@ def clustering(rows: Sequence[dict], path: Path, title: str, *, beta: float) -> 
     return save_figure(fig, path)
 
 
-def save_figure(fig, path: Path) -> Path:
+def save_figure(fig, path: Path, tight: bool = True) -> Path:
+    """Write ``fig`` to ``path`` (PNG, 130 dpi; folders created), laid out tightly unless told not to."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path

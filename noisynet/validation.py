@@ -32,7 +32,6 @@ from estimators.ground_truth import (
     merged_limit,
     mi_one_channel,
     mi_one_channel_labels,
-    noise_entropy,
     spiral_points,
     two_layer_tanh_mi,
 )

@@ -1,0 +1,450 @@
+"""Deterministic network versus its noisy twin, for a sweep of beta (Goldfeld et al., ICML 2019, sections 3
+and 6; REFERENCE.md sections 2, 7 and 8).
+
+    python -m experiments.compare [--dataset szt|digits|mnist] [--betas 0.001 0.005 0.01 0.05 0.1]
+                                  [--epochs N] [--seed 0] [--out runs] [--run-id ID] [--resume] ...
+
+Trains one deterministic network (Trainer(noise=False)) and, for every beta, its noisy twin (noise of std
+beta after every hidden layer), all from the same initialisation (the same model seed) and with the same
+batch order (the Trainer's seed drives it). At the last epoch it measures on the measurement set (SZT: all
+4096 inputs, each once; digits/MNIST: the held-out test split, each image once):
+
+* test and train accuracy and loss, noise off and on (the deterministic network "noise on" = its weights
+  with noise of std beta added after every hidden layer);
+* per hidden layer, the clustering measures of both networks' noise-off representations (binned entropy
+  H_bin for each Delta, class distance ratio, silhouette, number of clusters at scale beta);
+* per hidden layer, the similarity of the twin's representation to the deterministic one: linear CKA
+  (Kornblith et al., ICML 2019) and the mean cosine of matched representations (same input, same neurons);
+* per hidden layer, I(X;T) of the twin by sample propagation with its 95% interval, for layers of width
+  d <= --max-sp-dim; wider layers get a row with an empty value and a note (the SP error bound grows like
+  c^d / sqrt(n): the samples needed grow exponentially in d), and a printed line saying so.
+
+Defaults: SZT (the 12-10-7-5-4-3-2 tanh net of experiments/szt.py, Adam lr 4e-4, batch 256, the 80/20
+split) for 1000 epochs and R = 16 replicas per input, fewer than the szt run's 3000 epochs and R = 32
+(``--epochs 3000 --replicas 32`` for those), so that the default run stays within about 15 minutes on 2 CPU
+cores; digits/MNIST: the tanh CNN of noisynet/cnn.py (see experiments/mnist_cnn.py). Single-threaded by
+default (``--threads``): the networks are small, and on a shared 2-core machine threads only contend.
+
+metrics.csv encoding (columns of experiments/runs.py). ``param`` is a ";"-separated list of key=value:
+``net`` = ``deterministic`` (the network trained without noise), ``noisy`` (the twin trained with noise
+beta) or ``pair`` (a similarity between the two); ``beta`` = the sweep value the row belongs to (absent on
+deterministic rows that do not depend on beta); then the measure's own scale (``delta=`` bin side,
+``eps=`` cluster scale), and notes (``not_estimated=...``, ``zero_rows=...``). Examples:
+``net=deterministic;delta=0.001``, ``net=deterministic;beta=0.01`` (a noise-on accuracy),
+``net=noisy;beta=0.01;eps=0.01``, ``net=pair;beta=0.01``. ``estimator`` keeps its meaning: for accuracies
+and losses the noise at evaluation (``deterministic`` = off, ``noisy`` = on); ``sp``, ``binning``,
+``pdist``, ``sklearn``, ``eps-graph``, ``linear-cka``, ``cosine`` otherwise. ``beta`` (column) is the twin's
+noise std on twin and pair rows, the noise std added at evaluation on the deterministic network's noise-on
+rows, and empty on its other rows. Quantities added here: ``cka`` (linear CKA, unitless) and ``cos_match``
+(mean matched cosine, unitless). All rows carry the last epoch in ``epoch``.
+
+A run writes ``<out>/<experiment>/<run-id>/``: config.json, setup.txt (data, split, network), metrics.csv,
+checkpoints/ (the latest of each network, every tenth of the epochs) and figures/ (accuracy, similarity,
+clustering and I(X;T) against beta). ``--resume`` continues training from the latest checkpoints and
+measures only what is missing: rows are appended block by block (a network's accuracies; one layer of one
+network), and a block cut short is removed and measured again in full. :func:`results_section` turns a
+finished run into markdown for docs/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from threadpoolctl import threadpool_limits
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from estimators import clustering, similarity
+from experiments.compare_figures import DET, all_figures, param, results_markdown, unit_of
+from experiments.runs import COLUMNS, Run, atomic_write_bytes
+from noisynet.cnn import cnn
+from noisynet.data import load_szt
+from noisynet.data.digits import load_digits
+from noisynet.data.mnist import load_mnist
+from noisynet.flow import iter_information_flow
+from noisynet.models import mlp
+from noisynet.training import Trainer
+from noisynet.twin import NoisyTwin, SeededNoise
+
+SZT_WIDTHS = (12, 10, 7, 5, 4, 3, 2)
+DEFAULTS = {  # per data set: epochs, lr, batch size, replicas R
+    "szt": {"epochs": 1000, "lr": 4e-4, "batch_size": 256, "replicas": 16},
+    "digits": {"epochs": 40, "lr": 2e-3, "batch_size": 64, "replicas": 16},
+    "mnist": {"epochs": 8, "lr": 2e-3, "batch_size": 64, "replicas": 16},
+}
+CNN = {"digits": {"in_shape": (1, 8, 8), "kernel": 3, "n_test": 500},
+       "mnist": {"in_shape": (1, 28, 28), "kernel": 5, "n_test": 2000}}
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except None (a per-data-set default, spelled out in the help text)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def parser(description: str = __doc__, dataset: str = "szt", betas=(0.001, 0.005, 0.01, 0.05, 0.1),
+           datasets=("szt", "digits", "mnist")) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description.split("\n\n")[0], formatter_class=_Formatter)
+    p.add_argument("--dataset", choices=datasets, default=dataset)
+    p.add_argument("--data-dir", default="../shared/data/mnist", help="folder of the MNIST IDX files")
+    p.add_argument("--betas", type=float, nargs="+", default=list(betas), help="noise stds of the twins")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="training epochs (default: szt 1000, digits 40, mnist 8)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate (default: szt 4e-4, digits and mnist 2e-3)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="mini-batch size (default: szt 256, digits and mnist 64)")
+    p.add_argument("--n-test", type=int, default=None,
+                   help="digits/MNIST: held-out images = the measured inputs m (default: digits 500, mnist 2000)")
+    p.add_argument("--activation", choices=("tanh", "relu"), default="tanh", help="hidden activation")
+    p.add_argument("--channels", type=int, nargs=2, default=(8, 16), help="CNN: conv output channels")
+    p.add_argument("--hidden", type=int, nargs=2, default=(32, 10), help="CNN: fully connected widths")
+    p.add_argument("--max-sp-dim", type=int, default=12,
+                   help="estimate I(X;T) by SP only for layers of width d <= this (SP needs samples exponential in d)")
+    p.add_argument("--seed", type=int, default=0, help="seeds init, split, batch order, noise, Monte Carlo")
+    p.add_argument("--replicas", type=int, default=None, help="R, noisy passes per input (default: 16)")
+    p.add_argument("--n-query", type=int, default=2, help="replicas per input that own Monte Carlo queries")
+    p.add_argument("--n-mc", type=int, default=1, help="Monte Carlo draws per query unit")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch and BLAS threads (the networks are small: on a shared machine threads contend)")
+    p.add_argument("--out", default="runs", help="root folder of the runs")
+    p.add_argument("--run-id", default=None, help="folder name of the run (default: from the settings)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
+    return p
+
+
+def configure(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the per-data-set defaults and check the arguments (SystemExit naming the option)."""
+    for k, v in DEFAULTS[args.dataset].items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    if args.n_test is None and args.dataset != "szt":
+        args.n_test = CNN[args.dataset]["n_test"]
+    for name in ("epochs", "batch_size", "n_query", "n_mc", "max_sp_dim", "threads"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    if args.replicas < 8:
+        raise SystemExit(f"--replicas: got {args.replicas}, expected >= 8 (nested-replica bias diagnostic)")
+    if not all(b > 0 and math.isfinite(b) for b in args.betas) or len(set(args.betas)) != len(args.betas):
+        raise SystemExit(f"--betas: got {args.betas}, expected distinct noise standard deviations > 0")
+    args.betas = sorted(args.betas)
+    return args
+
+
+@dataclass
+class Setup:
+    """The data and the network family of a comparison: ``make_model()`` returns the same initialisation at
+    every call; x_meas (m, ...) / y_meas (m,) are the measured inputs, each once."""
+
+    make_model: object
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    x_meas: torch.Tensor
+    y_meas: torch.Tensor
+    description: str
+
+
+def make_setup(args: argparse.Namespace) -> Setup:
+    if args.dataset == "szt":
+        d = load_szt()
+        return Setup(lambda: mlp(SZT_WIDTHS, args.activation, seed=args.seed), d.x[d.train], d.y[d.train],
+                     d.x[d.test], d.y[d.test], d.x, d.y,
+                     f"SZT 12-10-7-5-4-3-2 {args.activation} network; measured on all 4096 inputs")
+    spec = CNN[args.dataset]
+    if args.dataset == "mnist":
+        d = load_mnist(args.data_dir, n_test=args.n_test, seed=args.seed)
+    else:
+        d = load_digits(n_test=args.n_test, seed=args.seed)
+    make = lambda: cnn(spec["in_shape"], args.channels, args.hidden, kernel=spec["kernel"],  # noqa: E731
+                       activation=args.activation, seed=args.seed)
+    return Setup(make, d.x[d.train], d.y[d.train], d.x[d.test], d.y[d.test], d.x[d.test], d.y[d.test],
+                 f"{d.source}; {args.activation} CNN, channels {tuple(args.channels)}, hidden {tuple(args.hidden)}; "
+                 f"measured on the {len(d.test)} test images")
+
+
+@torch.no_grad()
+def evaluate(twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor, *, noise: bool, seed: int,
+             chunk: int = 1000) -> dict[str, float]:
+    """Cross-entropy (nats) and accuracy (fraction) of ``twin`` on (x, y), noise off or on (seeded)."""
+    twin.eval()
+    gen = torch.Generator().manual_seed(seed)
+    loss, correct = 0.0, 0
+    for a in range(0, x.shape[0], chunk):
+        with (SeededNoise(twin.site_names, gen) if noise else twin.deterministic()):
+            logits = twin(x[a:a + chunk])
+        loss += float(F.cross_entropy(logits, y[a:a + chunk], reduction="sum"))
+        correct += int((logits.argmax(1) == y[a:a + chunk]).sum())
+    return {"loss": loss / x.shape[0], "acc": correct / x.shape[0]}
+
+
+class Comparison:
+    """Trains and measures the networks of one run, resumable block by block (one block: a network's
+    accuracies, or one layer of one network; a block is appended whole, and an incomplete one is redone)."""
+
+    def __init__(self, run: Run, setup: Setup, args: argparse.Namespace):
+        self.run, self.setup, self.args = run, setup, args
+        self.betas = list(args.betas)
+        self.units = [DET] + [f"beta={b:g}" for b in self.betas]
+        probe = NoisyTwin(setup.make_model(), 1.0)
+        self.sites = probe.site_names
+        self.widths = {s: r.shape[1] for s, r in probe.representations(setup.x_meas[:2]).items()}
+        self.epoch = args.epochs
+        self._told: set[str] = set()  # layers whose "not estimated" message was printed
+
+    # ---- networks -------------------------------------------------------------------------------------
+    def beta_of(self, unit: str) -> float | None:
+        return None if unit == DET else float(unit.split("=")[1])
+
+    def twin(self, unit: str, beta: float | None = None) -> NoisyTwin:
+        """A fresh network of ``unit``'s initialisation wrapped with noise std ``beta`` (default its own)."""
+        b = beta if beta is not None else (self.beta_of(unit) or self.betas[0])
+        return NoisyTwin(self.setup.make_model(), b)
+
+    def _ckpt(self, unit: str, epoch: int) -> Path:
+        return self.run.checkpoints / f"{unit.replace('=', '')}_epoch_{epoch:06d}.pt"
+
+    def _saved(self, unit: str) -> list[int]:
+        files = self.run.checkpoints.glob(f"{unit.replace('=', '')}_epoch_*.pt")
+        return sorted(int(p.stem.rsplit("_", 1)[1]) for p in files)
+
+    def trained(self, unit: str, bar: tqdm, beta: float | None = None) -> NoisyTwin:
+        """Train ``unit`` to the last epoch (or load it), checkpointing every tenth of the epochs; returns its
+        twin with noise std ``beta`` (default its own). Only the latest checkpoint of a unit is kept."""
+        twin = self.twin(unit)
+        s, a = self.setup, self.args
+        trainer = Trainer(twin, s.x_train, s.y_train, s.x_test, s.y_test, lr=a.lr, batch_size=a.batch_size,
+                          seed=a.seed, noise=unit != DET)
+        saved = self._saved(unit)
+        if saved:
+            trainer.load_state_dict(torch.load(self._ckpt(unit, saved[-1]), weights_only=False))
+            bar.update(trainer.epoch)
+        every = max(1, self.epoch // 10)
+        while trainer.epoch < self.epoch:
+            trainer.train_epoch()
+            bar.update(1)
+            if trainer.epoch % every == 0 or trainer.epoch == self.epoch:
+                path = self._ckpt(unit, trainer.epoch)
+                torch.save(trainer.state_dict(), path.with_suffix(".tmp"))
+                path.with_suffix(".tmp").replace(path)
+                for old in self._saved(unit)[:-1]:
+                    self._ckpt(unit, old).unlink()
+        if beta is None:
+            return twin
+        other = self.twin(unit, beta)
+        other.model.load_state_dict(twin.model.state_dict())
+        return other
+
+    # ---- blocks ---------------------------------------------------------------------------------------
+    def _block(self, unit: str, layer: str) -> list[dict]:
+        return [r for r in self.run.rows() if int(r["epoch"]) == self.epoch and r["layer"] == layer
+                and unit_of(r) == unit]
+
+    def _done(self, unit: str, layer: str) -> bool:
+        """A block is complete when its last row (known from its structure) is present; an incomplete one is
+        removed so that it is measured again in full."""
+        rows = self._block(unit, layer)
+        b = self.beta_of(unit)
+        if layer == "":
+            end = ("test_loss", "noisy", param(DET, self.betas[-1]) if b is None else param("noisy", b))
+        elif b is None:
+            end = ("n_clusters", "eps-graph", param(DET, eps=self.betas[-1]))
+        else:
+            end = ("cka", "linear-cka", param("pair", b))
+        if any((r["quantity"], r["estimator"], r["param"]) == end for r in rows):
+            return True
+        if rows:
+            keep = [r for r in self.run.rows() if not (int(r["epoch"]) == self.epoch and r["layer"] == layer
+                                                       and unit_of(r) == unit)]
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=COLUMNS)
+            w.writeheader()
+            w.writerows(keep)
+            atomic_write_bytes(self.run.metrics, buf.getvalue().encode())
+        return False
+
+    def accuracy_block(self, unit: str, twin: NoisyTwin) -> list[dict]:
+        s, b, seed = self.setup, self.beta_of(unit), self.args.seed * 1_000_003 + self.epoch + 2
+        modes = [(False, b, param(DET) if b is None else param("noisy", b))]
+        modes += ([(True, beta, param(DET, beta)) for beta in self.betas] if b is None
+                  else [(True, b, param("noisy", b))])
+        rows = []
+        for noise, beta, p in modes:
+            net = self.trained(DET, NoBar(), beta) if (b is None and noise) else twin
+            for split, x, y in (("train", s.x_train, s.y_train), ("test", s.x_test, s.y_test)):
+                ev = evaluate(net, x, y, noise=noise, seed=seed)
+                est = "noisy" if noise else "deterministic"
+                rows += [{"epoch": self.epoch, "quantity": f"{split}_acc", "estimator": est, "param": p,
+                          "value": ev["acc"], "unit": "fraction", "beta": beta if noise or b else None},
+                         {"epoch": self.epoch, "quantity": f"{split}_loss", "estimator": est, "param": p,
+                          "value": ev["loss"], "unit": "nat", "beta": beta if noise or b else None}]
+        return rows
+
+    def clustering_block(self, unit: str, site: str, t: torch.Tensor) -> list[dict]:
+        """Clustering measures of one layer's noise-off representation t (m, d) (REFERENCE.md section 7)."""
+        b, y, m, d = self.beta_of(unit), self.setup.y_meas, t.shape[0], t.shape[1]
+        net = DET if b is None else "noisy"
+        base = {"epoch": self.epoch, "layer": site, "layer_dim": d, "n": m}
+        t0 = time.perf_counter()
+        low = -1.0 if float(t.min()) >= -1.0 else None
+        h_bin = clustering.binned_entropy(t, list(clustering.DEFAULT_DELTAS), low=low)
+        rows = [{**base, "quantity": "H_bin", "estimator": "binning", "param": param(net, b, delta=delta),
+                 "value": h, "unit": "nat"} for delta, h in h_bin.items()]
+        rows.append({**base, "quantity": "class_ratio", "estimator": "pdist", "param": param(net, b),
+                     "value": clustering.class_distance_ratio(t, y), "unit": ""})
+        rows.append({**base, "quantity": "silhouette", "estimator": "sklearn", "param": param(net, b),
+                     "value": clustering.silhouette(t, y), "unit": ""})
+        scales = self.betas if b is None else [b]
+        for eps, k in clustering.n_clusters(t, scales).items():
+            rows.append({**base, "quantity": "n_clusters", "estimator": "eps-graph", "param": param(net, b, eps=eps),
+                         "value": float(k), "unit": "count", "seconds": time.perf_counter() - t0})
+        return rows
+
+    def similarity_rows(self, unit: str, site: str, t_det: torch.Tensor, t: torch.Tensor) -> list[dict]:
+        b = self.beta_of(unit)
+        base = {"epoch": self.epoch, "layer": site, "layer_dim": t.shape[1], "n": t.shape[0], "unit": "", "beta": b}
+        zero = int(((t_det == 0).all(1) | (t == 0).all(1)).sum())
+        extra = {"zero_rows": zero} if zero else {}
+        try:
+            cos = similarity.matched_cosine(t_det, t, skip_zero_rows=True)
+        except ValueError:
+            cos, extra = None, {"undefined": "every input has a zero row"}
+        try:
+            cka, note = similarity.linear_cka(t_det, t), {}
+        except ValueError:
+            cka, note = None, {"undefined": "constant representation"}
+        return [{**base, "quantity": "cos_match", "estimator": "cosine", "param": param("pair", b, **extra),
+                 "value": cos},
+                {**base, "quantity": "cka", "estimator": "linear-cka", "param": param("pair", b, **note),
+                 "value": cka}]
+
+    def measure(self, unit: str, twin: NoisyTwin, reps_det: dict, bar: tqdm) -> None:
+        """Append every missing block of ``unit`` (accuracies, then layer by layer)."""
+        if not self._done(unit, ""):
+            bar.set_postfix_str(f"{unit}: accuracy", refresh=True)
+            self.run.append(self.accuracy_block(unit, twin))
+        b = self.beta_of(unit)
+        reps = twin.representations(self.setup.x_meas)
+        todo = [s for s in self.sites if not self._done(unit, s)]
+        wide = [s for s in self.sites if self.widths[s] > self.args.max_sp_dim]
+        flow = iter([])
+        if b is not None:
+            known = {}
+            for r in self.run.rows():
+                if (int(r["epoch"]) == self.epoch and unit_of(r) == unit and r["quantity"] == "I_XT"
+                        and r["ci_low"] and r["layer"] not in todo):
+                    known[r["layer"]] = (float(r["ci_low"]), float(r["ci_high"]))
+            sp_sites = [s for s in self.sites if s not in wide]
+            flow = iter_information_flow(twin, self.setup.x_meas, None, replicas=self.args.replicas,
+                                         n_mc=self.args.n_mc, n_query=self.args.n_query, sites=sp_sites,
+                                         seed=self.args.seed * 1000 + self.betas.index(b) + 1,
+                                         skip=[s for s in sp_sites if s not in todo], known=known, diagnostics=False)
+        for site in todo:
+            bar.set_postfix_str(f"{unit}: {site}", refresh=True)
+            rows = []
+            if b is not None:
+                d = self.widths[site]
+                if site in wide:
+                    note = f"d {d} > max_sp_dim {self.args.max_sp_dim}"
+                    if site not in self._told:
+                        self._told.add(site)
+                        tqdm.write(f"layer {site} has d = {d} > --max-sp-dim {self.args.max_sp_dim}: the SP "
+                                   "estimator needs samples exponential in d; I(X;T) not estimated (any beta)")
+                    rows.append({"epoch": self.epoch, "layer": site, "layer_dim": d, "quantity": "I_XT",
+                                 "estimator": "sp", "param": param("noisy", b, not_estimated=note), "unit": "nat",
+                                 "beta": b, "n": self.setup.x_meas.shape[0]})
+                else:
+                    row = next(flow)
+                    rows.append({"epoch": self.epoch, **row, "param": param("noisy", b)})
+            rows += self.clustering_block(unit, site, reps[site].double())
+            if b is not None:
+                rows += self.similarity_rows(unit, site, reps_det[site].double(), reps[site].double())
+            for r in rows:
+                r.setdefault("beta", b)
+            self.run.append(rows)
+
+    def run_all(self, desc: str) -> None:
+        bar = tqdm(total=self.epoch * len(self.units), desc=desc, unit="epoch", dynamic_ncols=True)
+        det = self.trained(DET, bar)
+        self.measure(DET, det, {}, bar)
+        reps_det = det.representations(self.setup.x_meas)
+        for unit in self.units[1:]:
+            bar.set_postfix_str(f"{unit}: training", refresh=True)
+            self.measure(unit, self.trained(unit, bar), reps_det, bar)
+        bar.close()
+
+
+class NoBar:
+    """A stand-in for a tqdm bar where no progress is shown (loading a trained network)."""
+
+    def update(self, n: int) -> None:
+        pass
+
+
+def run_id_of(args: argparse.Namespace) -> str:
+    return args.run_id or f"{args.dataset}_{args.activation}_seed{args.seed}_e{args.epochs}"
+
+
+def main(argv: list[str] | None = None, *, experiment: str = "compare", dataset: str = "szt",
+         betas=(0.001, 0.005, 0.01, 0.05, 0.1), description: str = __doc__, extra_figures=None,
+         datasets=("szt", "digits", "mnist")) -> Run:
+    """Run the comparison (module docstring); ``extra_figures(comparison, run, title) -> [paths]`` adds
+    figures (experiments.mnist_cnn). Returns the Run."""
+    args = configure(parser(description, dataset, betas, datasets).parse_args(argv))
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "threads")}
+    config.update(experiment=experiment, channels=list(args.channels), hidden=list(args.hidden))
+    if args.dataset != "mnist":
+        config.pop("data_dir")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        with threadpool_limits(args.threads):
+            return _main(args, config, experiment, extra_figures)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _main(args, config, experiment, extra_figures) -> Run:
+    run = Run(args.out, experiment, run_id_of(args), config, resume=args.resume)
+    setup = make_setup(args)
+    (run.dir / "setup.txt").write_text(setup.description + "\n")
+    t0 = time.perf_counter()
+    comp = Comparison(run, setup, args)
+    comp.run_all(f"{experiment} {run.dir.name}")
+    rows = run.rows()
+    title = f"{args.dataset}, {args.epochs} epochs, seed {args.seed}"
+    figs = all_figures(rows, run.figures, title, m=setup.x_meas.shape[0])
+    if extra_figures is not None:
+        figs += extra_figures(comp, run, title)
+    print(f"\nResults in {run.dir}  (wall time {(time.perf_counter() - t0) / 60:.1f} min); {setup.description}\n")
+    print(results_section(run.dir))
+    for f in figs:
+        print(f"  figure: {f}")
+    print(f"  metrics: {run.metrics} (one row per measurement; param encoding in experiments/compare.py)")
+    return run
+
+
+def results_section(run_dir: str | Path) -> str:
+    """A markdown section for docs/results.md: per beta, the accuracies, the similarity of the twin to the
+    deterministic network and I(X;T) of the last hidden layer, and whether the twin is a good proxy.
+
+    Criterion (stated in the text): the twin is a good proxy of the deterministic network at beta when its
+    noise-off test accuracy is within 1 percentage point of the deterministic network's AND the linear CKA
+    between their noise-off representations is >= 0.9 in every hidden layer."""
+    run_dir = Path(run_dir)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    with open(run_dir / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return results_markdown(rows, cfg, run_dir)
+
+
+if __name__ == "__main__":
+    main()
