@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 from scipy.spatial.distance import cdist
-from scipy.special import logsumexp
 
 from estimators import checks
 from estimators.estimate import Estimate
@@ -41,24 +40,36 @@ def gaussian_entropy(d: int, noise_std: float) -> float:
     return 0.5 * d * math.log(2.0 * math.pi * math.e * noise_std**2)
 
 
-def _pairwise_term(c: np.ndarray, w: np.ndarray, noise_std: float, kind: str) -> float:
-    """sum_i w_i ln sum_j w_j exp(-D_ij), D from ``_DIVISOR[kind]``; chunked, float64, direct differences."""
+def _pairwise_terms(c: np.ndarray, w: np.ndarray, noise_std: float) -> tuple[float, float]:
+    """sum_i w_i ln sum_j w_j exp(-D_ij) for D = Bhattacharyya and D = KL (``_DIVISOR``), in that order;
+    chunked, float64, squared distances by direct differences (computed once for both: exp(-KL) = exp(-BD)^4).
+
+    No max-shift is needed: a row i with w_i > 0 has its own term exp(-D_ii) = exp(0) = 1 in its sum, so the
+    sum is at least w_i and cannot underflow (far terms underflowing to 0 change it by less than one ulp);
+    weightless rows are skipped (0 * ln(...) = 0)."""
     m = c.shape[0]
-    scale = _DIVISOR[kind] * noise_std**2
     rows = max(1, _CHUNK_ELEMENTS // m)
-    total = 0.0
+    total = [0.0, 0.0]
     for a in range(0, m, rows):
-        sq = cdist(c[a : a + rows], c, "sqeuclidean")
-        lse = logsumexp(-sq / scale, axis=1, b=w[None, :])
         wa = w[a : a + rows]
-        total += float(np.dot(wa[wa > 0], lse[wa > 0]))  # 0 * ln(...) = 0 for weightless rows
-    return total
+        keep = wa > 0
+        if not keep.any():
+            continue
+        e = cdist(c[a : a + rows][keep], c, "sqeuclidean")
+        e *= -1.0 / (_DIVISOR["bhattacharyya"] * noise_std**2)
+        np.exp(e, out=e)  # exp(-BD_ij)
+        total[0] += float(np.dot(wa[keep], np.log(e @ w)))
+        np.square(e, out=e)
+        np.square(e, out=e)  # exp(-KL_ij) = exp(-BD_ij)^4, as KL = ||.||^2 / (2 s^2) = 4 BD
+        total[1] += float(np.dot(wa[keep], np.log(e @ w)))
+    return total[0], total[1]
 
 
 def _entropy_pair(c: np.ndarray, w: np.ndarray, noise_std: float) -> tuple[float, float]:
     """(lower, upper) = (H_BD, H_KL) for centres c (n, d) float64 and normalised weights w (n,)."""
     h0 = gaussian_entropy(c.shape[1], noise_std)
-    return h0 - _pairwise_term(c, w, noise_std, "bhattacharyya"), h0 - _pairwise_term(c, w, noise_std, "kl")
+    bd, kl = _pairwise_terms(c, w, noise_std)
+    return h0 - bd, h0 - kl
 
 
 def mixture_entropy_bounds(centres: Any, noise_std: float, weights: Any = None) -> tuple[Estimate, Estimate]:

@@ -116,6 +116,22 @@ def test_kde_bounds_bracket_grid_2d():
     assert lo.value < true < hi.value
 
 
+def test_kde_zero_weight_components_change_nothing_and_match_the_logsumexp_formula():
+    rng = np.random.default_rng(8)
+    c = rng.uniform(-1, 1, size=(40, 3))
+    w = rng.uniform(0.1, 1, size=40)
+    w[::5] = 0.0
+    s = 0.15
+    lo, hi = mixture_entropy_bounds(c, s, weights=w)
+    lo2, hi2 = mixture_entropy_bounds(c[w > 0], s, weights=w[w > 0])
+    assert lo.value == pytest.approx(lo2.value, abs=1e-12) and hi.value == pytest.approx(hi2.value, abs=1e-12)
+    p = w / w.sum()
+    sq = ((c[:, None, :] - c[None, :, :]) ** 2).sum(-1)
+    for est, div in ((lo, 8.0), (hi, 2.0)):  # the Kolchinsky-Tracey formula with a max-shifted logsumexp
+        term = sum(p[i] * logsumexp(-sq[i] / (div * s * s), b=p) for i in range(40) if p[i] > 0)
+        assert est.value == pytest.approx(h_gauss(3, s) - term, abs=1e-12)
+
+
 def test_kde_small_noise_far_from_origin_no_cancellation():
     rng = np.random.default_rng(3)
     c = rng.uniform(0, 1e-3, size=(20, 4))
@@ -232,6 +248,29 @@ def test_ksg_and_ross_match_brute_force_with_marginal_ties():
     labels = rng.integers(0, 3, size=90)
     t[labels == 1] += 0.5
     assert ksg_mi_discrete_labels(t, labels, k=3).value == pytest.approx(_brute_ross(t, labels, 3), abs=1e-12)
+
+
+def test_ross_query_subset_is_the_average_over_those_rows():
+    rng = np.random.default_rng(12)
+    t = np.round(rng.normal(size=(90, 2)), 1) + rng.uniform(0, 1e-3, size=(90, 2))
+    labels = rng.integers(0, 3, size=90)
+    t[labels == 1] += 0.5
+    full = ksg_mi_discrete_labels(t, labels, k=3)
+    assert ksg_mi_discrete_labels(t, labels, k=3, query=np.arange(90)).value == pytest.approx(full.value, abs=1e-12)
+    # brute force, averaging the per-row terms over the query rows only (neighbours among all rows)
+    q = np.arange(0, 90, 4)
+    dist = np.abs(t[:, None, :] - t[None, :, :]).max(-1)
+    np.fill_diagonal(dist, np.inf)
+    same = labels[:, None] == labels[None, :]
+    d_k = np.sort(np.where(same, dist, np.inf), axis=1)[:, 2]
+    m_i = (dist <= d_k[:, None]).sum(1)
+    expected = digamma(90) + digamma(3) - np.mean(digamma(same.sum(1)[q])) - np.mean(digamma(m_i[q]))
+    sub = ksg_mi_discrete_labels(t, labels, k=3, query=q)
+    assert sub.value == pytest.approx(expected, abs=1e-12)
+    assert sub.params["query_rows"] == q.size and abs(sub.value - full.value) > 1e-6
+    for bad in (np.array([], dtype=int), np.array([0, 0]), np.array([90]), np.array([[1]]), np.array([0.5])):
+        with pytest.raises(ValueError, match="^query"):
+            ksg_mi_discrete_labels(t, labels, k=3, query=bad)
 
 
 @pytest.mark.parametrize("d,tol", [(1, 0.03), (3, 0.06)])
