@@ -36,6 +36,8 @@ def log_schedule(epochs: int, n: int) -> list[int]:
     """About ``n`` distinct epochs from 0 to ``epochs``, log-spaced (0 and 1 included, ``epochs`` last)."""
     if epochs < 1 or n < 2:
         raise ValueError(f"epochs, n: got ({epochs}, {n}), expected epochs >= 1 and n >= 2")
+    if n == 2:
+        return [0, epochs]
     pts = np.unique(np.round(np.logspace(0, np.log10(epochs), n - 1)).astype(int))
     return [0] + [int(p) for p in pts]
 
