@@ -81,7 +81,9 @@ def sp_entropy(
         Estimate in nats: ``std_error`` is the total random error (Monte Carlo plus sampling),
         ``diagnostics["mc_std_error"]`` the Monte Carlo part alone; ``var_bound`` the rigorous Poincare
         bound on the Monte Carlo variance (see Estimate.rigorous_interval); margins hold the truncation and
-        merge bounds and, for sampled data, the nested-subsample bias allowance. Always
+        merge bounds and, for sampled data, the nested-subsample bias allowance; each margin is at least
+        ``tol``, the resolution of the estimate (a few thousand draws never see events rarer than about
+        1/draws: measured, a 6.6e-5-nat overlap of well separated atoms 6 beta out). Always
         h(Z) <= h(P_n * N) <= h(Z) + ln n (REFERENCE.md section 4).
 
     Raises:
@@ -152,8 +154,8 @@ def sp_entropy(
         value,
         se,
         level=level,
-        margin_low=margin_low,
-        margin_high=margin_high,
+        margin_low=max(margin_low, tol),
+        margin_high=max(margin_high, tol),
         dof=dof,
         estimator="sp",
         n=n,

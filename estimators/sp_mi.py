@@ -218,7 +218,8 @@ def sp_mutual_information(
         else:
             se, dof = stratified_se(full), m * (U - 1)
         return Estimate.from_normal(
-            value, se, margin_low=m_low, margin_high=m_high, estimator=name, var_bound=var_bound, dof=dof,
+            value, se, margin_low=max(m_low, tol), margin_high=max(m_high, tol), estimator=name,
+            var_bound=var_bound, dof=dof,
             bound="stratified CLT over query units (Monte Carlo + replica sampling) + nested-replica bias "
                   "allowance + truncation/merge bounds",
             diagnostics=diagnostics, **common,
