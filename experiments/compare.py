@@ -58,12 +58,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from threadpoolctl import threadpool_limits
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from estimators import clustering, similarity
-from experiments.compare_figures import DET, all_figures, param, results_markdown, unit_of
+from experiments import threads
+from experiments.compare_figures import (
+    DET,
+    all_figures,
+    param,
+    results_markdown,
+    unit_of,
+)
 from experiments.runs import COLUMNS, Run, atomic_write_bytes
 from noisynet.cnn import cnn
 from noisynet.data import load_szt
@@ -112,8 +118,7 @@ def parser(description: str = __doc__, dataset: str = "szt", betas=(0.001, 0.005
     p.add_argument("--replicas", type=int, default=None, help="R, noisy passes per input (default: 16)")
     p.add_argument("--n-query", type=int, default=2, help="replicas per input that own Monte Carlo queries")
     p.add_argument("--n-mc", type=int, default=1, help="Monte Carlo draws per query unit")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch and BLAS threads (the networks are small: on a shared machine threads contend)")
+    threads.add_argument(p)
     p.add_argument("--out", default="runs", help="root folder of the runs")
     p.add_argument("--run-id", default=None, help="folder name of the run (default: from the settings)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
@@ -127,7 +132,7 @@ def configure(args: argparse.Namespace) -> argparse.Namespace:
             setattr(args, k, v)
     if args.n_test is None and args.dataset != "szt":
         args.n_test = CNN[args.dataset]["n_test"]
-    for name in ("epochs", "batch_size", "n_query", "n_mc", "max_sp_dim", "threads"):
+    for name in ("epochs", "batch_size", "n_query", "n_mc", "max_sp_dim"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
     if args.replicas < 8:
@@ -403,13 +408,8 @@ def main(argv: list[str] | None = None, *, experiment: str = "compare", dataset:
     config.update(experiment=experiment, channels=list(args.channels), hidden=list(args.hidden))
     if args.dataset != "mnist":
         config.pop("data_dir")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    try:
-        with threadpool_limits(args.threads):
-            return _main(args, config, experiment, extra_figures)
-    finally:
-        torch.set_num_threads(threads)
+    with threads.limited(args.threads):
+        return _main(args, config, experiment, extra_figures)
 
 
 def _main(args, config, experiment, extra_figures) -> Run:

@@ -46,6 +46,13 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from estimators.baselines import transfer_entropy  # noqa: E402
 from experiments import plotting, summary  # noqa: E402
+from experiments.compare_report import (  # noqa: E402,F401
+    QUANTITIES,
+    final_table,
+    information_planes,
+    results_section,
+    transfer_entropy_figure,
+)
 from experiments.estimator_truths import (  # noqa: E402
     BATTERY,
     BatterySettings,
@@ -56,19 +63,17 @@ from experiments.estimator_truths import (  # noqa: E402
     truth_rows,
     write_rows,
 )
-from experiments.compare_report import (  # noqa: E402,F401
-    QUANTITIES,
-    final_table,
-    information_planes,
-    results_section,
-    transfer_entropy_figure,
-)
 from experiments.loop import train_and_measure  # noqa: E402
 from experiments.runs import COLUMNS, Run, atomic_write_bytes, log_schedule  # noqa: E402
 from experiments.szt import WIDTHS  # noqa: E402
 from noisynet.data import load_szt  # noqa: E402
 from noisynet.models import mlp  # noqa: E402
-from noisynet.quantize import DeterministicModel, Quantize, quantized_information, quantized_mlp  # noqa: E402
+from noisynet.quantize import (  # noqa: E402
+    DeterministicModel,
+    Quantize,
+    quantized_information,
+    quantized_mlp,
+)
 from noisynet.training import Trainer  # noqa: E402
 from noisynet.twin import NoisyTwin  # noqa: E402
 

@@ -26,7 +26,6 @@ from experiments.estimator_truths import (  # noqa: E402
     read_rows,
 )
 
-
 # ------------------------------------------------------------------------------------------ figures
 
 QUANTITIES = ("I_XT", "I_TY")

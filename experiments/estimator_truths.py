@@ -37,7 +37,12 @@ from estimators.baselines import (
     renyi_mi_labels,
     renyi_mutual_information,
 )
-from estimators.ground_truth import Truth, mi_one_channel, mi_one_channel_labels, two_layer_tanh_mi
+from estimators.ground_truth import (
+    Truth,
+    mi_one_channel,
+    mi_one_channel_labels,
+    two_layer_tanh_mi,
+)
 from experiments.runs import atomic_write_bytes
 
 # estimator column of metrics.csv -> label in figures and tables, in display order

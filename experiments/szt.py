@@ -17,7 +17,7 @@ import argparse
 import math
 import time
 
-from experiments import plotting, summary, szt_figures
+from experiments import plotting, summary, szt_figures, threads
 from experiments.loop import train_and_measure
 from experiments.runs import Run, log_schedule
 from noisynet.data import load_szt
@@ -52,6 +52,7 @@ def parser(description: str = __doc__) -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs", help="root folder of the runs")
     p.add_argument("--run-id", default=None, help="folder name of the run (default: from the settings)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
+    threads.add_argument(p)
     return p
 
 
@@ -75,8 +76,14 @@ def main(argv: list[str] | None = None, *, after_step=None, experiment: str = "s
     config.json (and checked on resume), ``title_prefix`` starts the figure titles."""
     args = parser().parse_args(argv)
     check(args)
+    with threads.limited(args.threads):
+        return _main(args, after_step, experiment, extra_config, title_prefix)
+
+
+def _main(args: argparse.Namespace, after_step, experiment: str, extra_config: dict | None,
+          title_prefix: str) -> Run:
     measure = args.measure or (100 if args.epochs >= 10_000 else 40)
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "no_extra_figures")}
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "no_extra_figures", "threads")}
     config.update(measure=measure, widths=list(WIDTHS), experiment=experiment,
                   orthonormal=after_step is not None, **(extra_config or {}))
     run_id = args.run_id or f"{args.activation}_beta{args.beta:g}_seed{args.seed}_e{args.epochs}"

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from estimators import sp_entropy
 from estimators.baselines.ksg import ksg_entropy
 from estimators.ground_truth import discrete_smoothed_entropy, gaussian_smoothed_entropy
-from experiments.plotting import save_figure, plt
+from experiments.plotting import plt, save_figure
 from noisynet.validation import CaseResult, run_case, suite
 
 FLOOR = 0.93  # the coverage floor for every 95% interval

@@ -82,7 +82,7 @@ def test_interrupted_run_resumes_without_losing_or_duplicating_rows(tmp_path):
 
 def test_szt_command_smoke(tmp_path, capsys):
     """The main job end to end at the smallest settings: files, columns, figures, summary."""
-    run = szt.main(["--epochs", "1", "--measure", "2", "--replicas", "8", "--out", str(tmp_path)])
+    run = szt.main(["--epochs", "1", "--measure", "2", "--replicas", "8", "--no-extra-figures", "--out", str(tmp_path)])
     rows = run.rows()
     ixt = [r for r in rows if r["quantity"] == "I_XT"]
     assert {r["layer"] for r in ixt} == {"T1", "T2", "T3", "T4", "T5"} and {r["epoch"] for r in ixt} == {"0", "1"}
