@@ -46,7 +46,12 @@ def measure_epoch(run: Run, trainer: Trainer, twin: NoisyTwin, x: torch.Tensor, 
             known[site] = (float(ixt[0]["ci_low"]), float(ixt[0]["ci_high"]))
         elif mine:
             run.discard(epoch, site)  # cut short: measured again in full below
-    for row in iter_information_flow(twin, x, y, seed=seed, skip=complete, known=known, **flow):
+    # start each layer's replica doubling at half the R it needed at the previous measured epoch
+    earlier = [r for r in run.rows() if r["quantity"] == "I_XT" and r["n"] and int(r["epoch"]) < epoch]
+    start = {}
+    for r in sorted(earlier, key=lambda r: int(r["epoch"])):
+        start[r["layer"]] = int(r["n"]) // (2 * x.shape[0])
+    for row in iter_information_flow(twin, x, y, seed=seed, skip=complete, known=known, start=start, **flow):
         run.append({"epoch": epoch, **row})
         if status is not None and row["quantity"] == "I_XT":
             status(f"{row['layer']} I(X;T)={row['value']:.2f}")

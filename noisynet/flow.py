@@ -52,6 +52,7 @@ def iter_information_flow(
     tol: float = 1e-3,
     skip: Sequence[str] = (),
     known: Mapping[str, tuple[float, float]] | None = None,
+    start: Mapping[str, int] | None = None,
     diagnostics: bool = True,
     deltas: Sequence[float] = clustering.DEFAULT_DELTAS,
 ) -> Iterator[dict]:
@@ -83,6 +84,8 @@ def iter_information_flow(
         level, tol: interval level and per-point log-density tolerance of the estimator.
         skip: sites already measured (a resumed run): neither measured nor yielded.
         known: {site: (ci_low, ci_high)} of I(X;T) for skipped sites, for the data-processing check.
+        start: {site: R} to start the doubling from (e.g. half the R a site needed at the previous epoch:
+            consecutive epochs need similar R, and starting there skips the small R's work).
         diagnostics: also compute the clustering diagnostics.
         deltas: bin sides for the binned entropy.
 
@@ -113,7 +116,8 @@ def iter_information_flow(
         s = samples[site]
         beta = twin.betas[site]
         t0 = time.perf_counter()
-        r = replicas if target_half_width is None else min(replicas, max(2, min_replicas))
+        first = (start or {}).get(site, min_replicas)
+        r = replicas if target_half_width is None else min(replicas, max(2, min_replicas, first))
         while True:
             info = sp_mutual_information(s[:, :r], beta, y, n_mc=n_mc, n_query=min(n_query, max(2, r // 4)),
                                          generator=seed * 1000 + index, level=level, tol=tol)
