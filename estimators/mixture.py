@@ -61,6 +61,17 @@ class LogDensity:
     below: torch.Tensor
 
 
+def unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a 2-D array (bitwise equality, -0.0 counted as 0.0) and the row of each input row.
+
+    Sorts the rows as opaque byte strings (numpy's unique on a void view), several times faster than
+    np.unique(axis=0)'s lexicographic sort; the order of the distinct rows is arbitrary."""
+    x = np.ascontiguousarray(x + 0 if x.dtype.kind == "f" else x)  # + 0: -0.0 -> 0.0
+    keys = x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return x[first], inverse.reshape(-1)
+
+
 @dataclass(frozen=True)
 class _Components:
     """A set of (merged) components: means (k, d) centred, their squared norms, the component of each
@@ -134,23 +145,29 @@ class GaussianMixture:
         self.tol_merge = 0.8 * self.tol
         self.log_inv_w = math.log(1.0 / float(w[w > 0].min()))  # the dropped mass is relative to w_own
 
-        exact, exact_of = np.unique(x, axis=0, return_inverse=True)
-        exact_of = exact_of.reshape(-1)
+        exact, exact_of = unique_rows(x)
         # the dense path uses exactly merged duplicates only (a near-merge is bounded only near a query)
         self.exact = _Components.build(x, exact, exact_of, w, self.device)
         self.merged, self.delta, self.tree, self.near = self.exact, 0.0, None, None
         self.method = method
-        if method == "auto" and exact.shape[0] <= 256:
-            self.method = "dense"
+        if method == "auto":
+            # neighbours of a typical query (offset ~ beta sqrt(d)) around <= 64 probe components, by brute
+            # force (a tree search in high d visits nearly everything); dense when they are a quarter of all
+            r = self.radius_for(self.beta * math.sqrt(d), self.log_inv_w)
+            probe = exact[np.random.default_rng(0).choice(len(exact), size=min(len(exact), 64), replace=False)]
+            near = sum(int((((exact - p) ** 2).sum(1) <= r * r).sum()) for p in probe) / len(probe)
+            if 4 * near > len(exact) or len(exact) <= 256 or (d > 16 and 64 * near > len(exact)):
+                self.method = "dense"
+            self.near = near
         if self.method != "dense":
             comp, member_of, self.delta = self._snap(exact, exact_of)
             if self.delta:
                 self.merged = _Components.build(x, comp, member_of, w, self.device)
             self.tree = cKDTree(comp)
-            # neighbours of a typical query (offset ~ beta sqrt(d)), from a sample of components
-            probe = comp[np.random.default_rng(0).choice(len(comp), size=min(len(comp), 1000), replace=False)]
-            r = self.radius_for(self.beta * math.sqrt(d), self.log_inv_w, self.delta)
-            self.near = float(self.tree.query_ball_point(probe, r, workers=-1, return_length=True).mean())
+            if self.near is None:
+                self.near = float(self.tree.query_ball_point(
+                    comp[: min(len(comp), 64)], self.radius_for(self.beta * math.sqrt(d), self.log_inv_w),
+                    return_length=True).mean())
         self.centres = torch.as_tensor(x, device=self.device)
         self.centres_sq = (self.centres**2).sum(1)
         self.log_norm = -0.5 * d * math.log(2.0 * math.pi * self.beta**2)
@@ -185,9 +202,8 @@ class GaussianMixture:
         lo = comp.min(axis=0)
         if not np.all((comp.max(axis=0) - lo) / cell < 2**62):
             return comp, member_of, 0.0
-        keys = np.floor((comp - lo) / cell).astype(np.int64)
-        _, cell_of, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-        cell_of = cell_of.reshape(-1)
+        _, cell_of = unique_rows(np.floor((comp - lo) / cell).astype(np.int64))
+        counts = np.bincount(cell_of)
         if counts.shape[0] > 0.95 * comp.shape[0]:
             return comp, member_of, 0.0
         merged = np.zeros((counts.shape[0], self.d))
@@ -204,13 +220,15 @@ class GaussianMixture:
     def _pick(self, k: torch.Tensor) -> tuple[str, float]:
         """The cheapest path (and, for "blocked", its cell side) for queries owned by merged components k.
 
-        Estimated work, in dense pair evaluations: dense Q K; truncated 20 Q (neighbours), for its tree
-        search, neighbour lists and gathers; blocked 2 Q (candidates per cell), each cell gathering its
+        Estimated work, in dense pair evaluations: dense Q K; truncated 6 Q 16 for the 16 nearest
+        components of every owner, plus 20 Q (neighbours) for ball queries, lists and gathers when owners
+        have more than 16 within their radius; blocked 2 Q (candidates per cell), each cell gathering its
         candidates and their weights, plus 20000 per cell for the Python and small-op overhead, for cell
         sides of 1, 1/2 and 1/4 times the typical truncation radius, candidates counted on a probe of up to
         64 cells. (Factors measured on SZT layers; a wrong pick costs time, never accuracy.)"""
         q = k.numel()
-        costs = {("dense", 0.0): float(q * self.exact.comp.shape[0]), ("truncated", 0.0): 20.0 * q * self.near}
+        knn = 6.0 * q * 16 + (20.0 * q * self.near if self.near > 16 else 0.0)
+        costs = {("dense", 0.0): float(q * self.exact.comp.shape[0]), ("truncated", 0.0): knn}
         own = self.merged.comp[torch.unique(k)]
         rho = float(self.beta * (math.sqrt(self.d) + 2.0))
         radius = self.radius_for(self.beta * math.sqrt(self.d), self.log_inv_w, self.delta)
@@ -299,65 +317,93 @@ class GaussianMixture:
         total = torch.exp_(e.sub_(top)) @ w
         return torch.log(total) + top - 0.5 * inv * (q**2).sum(1, keepdim=True)
 
-    def _neighbours(self, k: torch.Tensor, znorm: torch.Tensor):
-        """Neighbour lists (CSR over the distinct owner components of a block) and the radius of each."""
-        owners, row = torch.unique(k, return_inverse=True)
-        rho = torch.zeros(owners.numel(), dtype=torch.float64, device=self.device)
-        rho.scatter_reduce_(0, row, znorm, reduce="amax")
+    def _owner_radius(self, owners: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
+        """Truncation radius per owner component for offsets up to rho (see the module docstring)."""
         eps = (2.0 * 2.0 * rho * self.delta + self.delta**2) / (2.0 * self.beta**2) if self.delta else 0.0
         tail = 2.0 * self.beta**2 * (self.merged.log_inv_w[owners] + math.log(1.0 / self.tol_trunc) + eps)
-        radius = rho + 2.0 * self.delta + (rho**2 + tail).sqrt()
-        pts = self.merged.comp[owners].cpu().numpy()
-        lists = self.tree.query_ball_point(pts, radius.cpu().numpy(), workers=-1, return_sorted=False)
-        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        nbr = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
-        ptr = np.zeros(counts.size + 1, dtype=np.int64)
-        np.cumsum(counts, out=ptr[1:])
-        to = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
-        return row, to(ptr), to(nbr), radius
+        return rho + 2.0 * self.delta + (rho**2 + tail).sqrt()
+
+    def _lse_lists(self, k, zc, znorm, j, qi, reach):
+        """Log-sum-exp of queries over explicit neighbour lists, with the bounds: (values, above, eps).
+
+        k, zc, znorm: the queries' owner components, offsets and offset norms (b,); j, qi: for each
+        (query, neighbour) pair the neighbour's component and the query's position; reach: per query, every
+        component closer than this to its owner is in its list."""
+        s, b = self.merged.log_w.shape[1], k.numel()
+        diff = zc[qi] - (self.merged.comp[j] - self.merged.comp[k][qi])
+        e = -(diff**2).sum(1) / (2.0 * self.beta**2)  # one exp per pair serves every column
+        top = torch.full((b,), -math.inf, dtype=torch.float64, device=self.device)
+        top.scatter_reduce_(0, qi, e, reduce="amax")
+        wj = torch.exp(self.merged.log_w[j])
+        total = torch.zeros(b, s, dtype=torch.float64, device=self.device).index_add_(0, qi, torch.exp(e - top[qi])[:, None] * wj)
+        w_in = torch.zeros_like(total).index_add_(0, qi, wj)
+        far = torch.zeros(b, dtype=torch.float64, device=self.device)
+        far.scatter_reduce_(0, qi, (self.merged.comp[j] - self.merged.comp[k][qi]).norm(dim=1), reduce="amax")
+        lse = top[:, None] + torch.log(total)  # -inf where the column has no included component
+        w_out = (1.0 - w_in).clamp_min(0.0)
+        # included components lie within far of the owner, so within znorm + far of the query
+        ep = (2.0 * (znorm + far) * self.delta + self.delta**2) / (2.0 * self.beta**2)
+        r_q = (reach - znorm - 2.0 * self.delta).clamp_min(0.0)
+        ratio = torch.exp(torch.log(w_out) - (r_q**2 / (2.0 * self.beta**2) - ep)[:, None] - lse)
+        return lse, torch.where(w_out > 0, torch.log1p(ratio), torch.zeros_like(ratio)), ep[:, None]
 
     def _truncated(self, k: torch.Tensor, zc: torch.Tensor):
-        """Log-sum-exp over each query's neighbour list (direct differences, float64), in blocks.
+        """Truncation to each owner's neighbours within its radius (module docstring).
 
-        Returns values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
-        n_q, s = zc.shape[0], self.merged.log_w.shape[1]
-        vals = torch.empty(n_q, s, dtype=torch.float64, device=self.device)
-        above = torch.empty_like(vals)
+        The k nearest components of every owner come first (one cKDTree query, no Python lists); owners
+        whose radius reaches past their k-th neighbour get full ball queries, fetched in chunks whose
+        neighbour lists fit the memory budget. Returns values (q, S), truncation bounds (q, S) and merge
+        bounds (q, 1)."""
+        n_q, s, dev = zc.shape[0], self.merged.log_w.shape[1], self.device
+        vals = torch.empty(n_q, s, dtype=torch.float64, device=dev)
+        above, eps = torch.empty_like(vals), torch.empty(n_q, 1, dtype=torch.float64, device=dev)
         znorm = zc.norm(dim=1)
-        w_all = torch.exp(self.merged.log_w)
-        per_elem = 8 * (self.d + 2 * s + 6)
-        eps = torch.empty(n_q, 1, dtype=torch.float64, device=self.device)
-        # blocks of queries sorted by owner, so that a block's neighbour lists fit the budget
-        order = torch.argsort(k, stable=True)
-        a, step = 0, max(1, self.budget // (per_elem * 64))
-        while a < n_q:
-            idx = order[a : a + step]
-            row, ptr, nbr, radius = self._neighbours(k[idx], znorm[idx])
-            counts = ptr[row + 1] - ptr[row]
-            if int(counts.sum()) * per_elem > 2 * self.budget and idx.numel() > 1:
-                step = max(1, step // 2)  # too many neighbours for the budget: smaller blocks
-                continue
-            qi = torch.repeat_interleave(torch.arange(idx.numel(), device=self.device), counts)
-            start = torch.cumsum(counts, 0) - counts
-            j = nbr[ptr[row][qi] + torch.arange(qi.numel(), device=self.device) - start[qi]]
-            diff = (self.merged.comp[k[idx]][qi] - self.merged.comp[j]) + zc[idx][qi]
-            e = -(diff**2).sum(1) / (2.0 * self.beta**2)  # (E,): one exp per pair serves every column
-            top = torch.full((idx.numel(),), -math.inf, dtype=torch.float64, device=self.device)
-            top.scatter_reduce_(0, qi, e, reduce="amax")
-            wj = w_all[j]
-            total = torch.zeros(idx.numel(), s, dtype=torch.float64, device=self.device)
-            total.index_add_(0, qi, torch.exp(e - top[qi])[:, None] * wj)
-            lse = top[:, None] + torch.log(total)  # -inf where the column has no included component
-            w_out = (1.0 - torch.zeros_like(total).index_add_(0, qi, wj)).clamp_min(0.0)
-            ep = (2.0 * (znorm[idx] + radius[row]) * self.delta + self.delta**2) / (2.0 * self.beta**2)
-            r_q = (radius[row] - znorm[idx] - 2.0 * self.delta).clamp_min(0.0)
-            ratio = torch.exp(torch.log(w_out) - (r_q**2 / (2.0 * self.beta**2) - ep)[:, None] - lse)
-            vals[idx] = lse
-            above[idx] = torch.where(w_out > 0, torch.log1p(ratio), torch.zeros_like(ratio))
-            eps[idx] = ep[:, None]
-            a += idx.numel()
-            if int(counts.sum()) * per_elem * 4 < self.budget:
-                step *= 2  # few neighbours: larger blocks
+        owners, row = torch.unique(k, return_inverse=True)
+        rho = torch.zeros(owners.numel(), dtype=torch.float64, device=dev).scatter_reduce_(0, row, znorm, reduce="amax")
+        radius = self._owner_radius(owners, rho)
+        n_comp = self.merged.comp.shape[0]
+        kk = min(16, n_comp)
+        pts = self.merged.comp[owners].cpu().numpy()
+        dist, idx = self.tree.query(pts, k=kk, workers=-1)
+        dist, idx = torch.as_tensor(dist.reshape(len(pts), kk), device=dev), torch.as_tensor(idx.reshape(len(pts), kk), device=dev)
+        reach = dist[:, -1] if kk < n_comp else torch.full_like(radius, math.inf)
+        complete = reach > radius
+        per_pair = 8 * (self.d + 2 * s + 8)
+        # owners whose radius stays inside their k nearest: vectorised over those k
+        sel = complete[row].nonzero().reshape(-1)
+        step = max(1, self.budget // (per_pair * kk))
+        for a in range(0, sel.numel(), step):
+            q = sel[a : a + step]
+            j = idx[row[q]].reshape(-1)
+            qi = torch.arange(q.numel(), device=dev).repeat_interleave(kk)
+            vals[q], above[q], eps[q] = self._lse_lists(k[q], zc[q], znorm[q], j, qi, reach[row[q]])
+        # the others: ball queries, in chunks of owners sized by their neighbour counts
+        rest = (~complete).nonzero().reshape(-1)
+        if rest.numel():
+            counts = self.tree.query_ball_point(pts[rest.cpu().numpy()], radius[rest].cpu().numpy(), workers=-1,
+                                                return_length=True)
+            by_owner = torch.argsort(row, stable=True)
+            per_owner = torch.bincount(row, minlength=owners.numel())
+            first = torch.cumsum(per_owner, 0) - per_owner
+            load = torch.as_tensor(counts, device=dev) * per_owner[rest]
+            a = 0
+            while a < rest.numel():
+                b = a + 1 + int(torch.searchsorted(torch.cumsum(load[a + 1 :], 0), self.budget // per_pair))
+                chunk = rest[a:b]
+                lists = self.tree.query_ball_point(pts[chunk.cpu().numpy()], radius[chunk].cpu().numpy(), workers=-1,
+                                                   return_sorted=False)
+                sizes = torch.as_tensor(np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)), device=dev)
+                nbr = torch.as_tensor(np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64,
+                                                  count=int(sizes.sum())), device=dev)
+                ptr = torch.cumsum(sizes, 0) - sizes
+                q = torch.cat([by_owner[first[o] : first[o] + per_owner[o]] for o in chunk.tolist()])
+                pos = torch.repeat_interleave(torch.arange(chunk.numel(), device=dev), per_owner[chunk])
+                cnt = sizes[pos]
+                qi = torch.repeat_interleave(torch.arange(q.numel(), device=dev), cnt)
+                within = torch.arange(qi.numel(), device=dev) - (torch.cumsum(cnt, 0) - cnt)[qi]
+                j = nbr[ptr[pos][qi] + within]
+                vals[q], above[q], eps[q] = self._lse_lists(k[q], zc[q], znorm[q], j, qi, radius[row[q]])
+                a = b
         return vals, above, eps
 
     def _blocked(self, k: torch.Tensor, zc: torch.Tensor, side: float):

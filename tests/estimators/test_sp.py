@@ -142,3 +142,22 @@ def test_too_small_a_sample_is_flagged_and_its_interval_widened():
 def test_bad_input_names_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=f"^{name}"):
         sp_entropy(**kwargs)
+
+
+@pytest.mark.parametrize("method", ["dense", "truncated", "blocked", "auto"])
+def test_every_path_within_its_bounds_on_a_tight_cluster_and_a_sparse_cloud(method):
+    """1500 centres inside a few beta (owners with hundreds of neighbours: ball queries past the 16
+    nearest) and 1500 spread over the cube, three weight columns, a small memory budget (chunking)."""
+    g = torch.Generator().manual_seed(0)
+    beta = 0.005
+    c = torch.cat([0.01 * torch.randn(1500, 3, generator=g, dtype=torch.float64),
+                   torch.rand(1500, 3, generator=g, dtype=torch.float64) * 2 - 1])
+    mix = GaussianMixture(c, beta, torch.ones(3000, 3), method=method, memory_mb=8)
+    owner = torch.arange(0, 3000, 3)
+    z = beta * torch.randn(owner.numel(), 3, generator=g, dtype=torch.float64)
+    out = mix.log_density(owner, z)
+    ref = reference_log_g(c.numpy(), (c[owner] + z).numpy(), beta)
+    for col in range(3):  # equal columns: the same mixture three times
+        v, a, b = (t[:, col].numpy() for t in (out.values, out.above, out.below))
+        assert np.all(ref <= v + a + 1e-12) and np.all(ref >= v - b - 1e-12)
+        assert a.max() <= 1e-3
