@@ -152,11 +152,12 @@ class GaussianMixture:
         self.method = method
         if method == "auto":
             # neighbours of a typical query (offset ~ beta sqrt(d)) around <= 64 probe components, by brute
-            # force (a tree search in high d visits nearly everything); dense when they are a quarter of all
+            # force (a tree search in high d visits nearly everything); dense when they are a quarter of
+            # all, or in d > 16 unless the components are isolated (there a tree search costs about a scan)
             r = self.radius_for(self.beta * math.sqrt(d), self.log_inv_w)
             probe = exact[np.random.default_rng(0).choice(len(exact), size=min(len(exact), 64), replace=False)]
             near = sum(int((((exact - p) ** 2).sum(1) <= r * r).sum()) for p in probe) / len(probe)
-            if 4 * near > len(exact) or len(exact) <= 256 or (d > 16 and 64 * near > len(exact)):
+            if 4 * near > len(exact) or len(exact) <= 256 or (d > 16 and near > 2):
                 self.method = "dense"
             self.near = near
         if self.method != "dense":
@@ -227,7 +228,7 @@ class GaussianMixture:
         sides of 1, 1/2 and 1/4 times the typical truncation radius, candidates counted on a probe of up to
         64 cells. (Factors measured on SZT layers; a wrong pick costs time, never accuracy.)"""
         q = k.numel()
-        knn = 6.0 * q * 16 + (20.0 * q * self.near if self.near > 16 else 0.0)
+        knn = 6.0 * q * (2 if self.near <= 2 else 16) + (20.0 * q * self.near if self.near > 16 else 0.0)
         costs = {("dense", 0.0): float(q * self.exact.comp.shape[0]), ("truncated", 0.0): knn}
         own = self.merged.comp[torch.unique(k)]
         rho = float(self.beta * (math.sqrt(self.d) + 2.0))
@@ -350,9 +351,9 @@ class GaussianMixture:
     def _truncated(self, k: torch.Tensor, zc: torch.Tensor):
         """Truncation to each owner's neighbours within its radius (module docstring).
 
-        The k nearest components of every owner come first (one cKDTree query, no Python lists); owners
-        whose radius reaches past their k-th neighbour get full ball queries, fetched in chunks whose
-        neighbour lists fit the memory budget. Returns values (q, S), truncation bounds (q, S) and merge
+        The 2, then 16, nearest components of every owner come first (cKDTree queries, no Python lists):
+        an owner is done once its k-th nearest lies beyond its radius. The others get full ball queries,
+        fetched in chunks whose neighbour lists fit the memory budget. Returns values (q, S), truncation bounds (q, S) and merge
         bounds (q, 1)."""
         n_q, s, dev = zc.shape[0], self.merged.log_w.shape[1], self.device
         vals = torch.empty(n_q, s, dtype=torch.float64, device=dev)
@@ -362,23 +363,30 @@ class GaussianMixture:
         rho = torch.zeros(owners.numel(), dtype=torch.float64, device=dev).scatter_reduce_(0, row, znorm, reduce="amax")
         radius = self._owner_radius(owners, rho)
         n_comp = self.merged.comp.shape[0]
-        kk = min(16, n_comp)
         pts = self.merged.comp[owners].cpu().numpy()
-        dist, idx = self.tree.query(pts, k=kk, workers=-1)
-        dist, idx = torch.as_tensor(dist.reshape(len(pts), kk), device=dev), torch.as_tensor(idx.reshape(len(pts), kk), device=dev)
-        reach = dist[:, -1] if kk < n_comp else torch.full_like(radius, math.inf)
-        complete = reach > radius
         per_pair = 8 * (self.d + 2 * s + 8)
-        # owners whose radius stays inside their k nearest: vectorised over those k
-        sel = complete[row].nonzero().reshape(-1)
-        step = max(1, self.budget // (per_pair * kk))
-        for a in range(0, sel.numel(), step):
-            q = sel[a : a + step]
-            j = idx[row[q]].reshape(-1)
-            qi = torch.arange(q.numel(), device=dev).repeat_interleave(kk)
-            vals[q], above[q], eps[q] = self._lse_lists(k[q], zc[q], znorm[q], j, qi, reach[row[q]])
+        rest = torch.arange(owners.numel(), device=dev)
+        for kk in (2, 16):  # isolated owners need 2 (themselves and the nearest other), clustered ones more
+            kk = min(kk, n_comp)
+            dist, idx = self.tree.query(pts[rest.cpu().numpy()], k=kk, workers=-1)
+            dist = torch.as_tensor(dist.reshape(-1, kk), device=dev)
+            idx = torch.as_tensor(idx.reshape(-1, kk), device=dev)
+            reach = dist[:, -1] if kk < n_comp else torch.full((rest.numel(),), math.inf, dtype=torch.float64)
+            complete = reach > radius[rest]
+            where = torch.full((owners.numel(),), -1, dtype=torch.int64, device=dev)
+            where[rest[complete]] = torch.arange(int(complete.sum()), device=dev)
+            sel = (where[row] >= 0).nonzero().reshape(-1)
+            idx, reach = idx[complete], reach[complete]
+            step = max(1, self.budget // (per_pair * kk))
+            for a in range(0, sel.numel(), step):
+                q = sel[a : a + step]
+                j = idx[where[row[q]]].reshape(-1)
+                qi = torch.arange(q.numel(), device=dev).repeat_interleave(kk)
+                vals[q], above[q], eps[q] = self._lse_lists(k[q], zc[q], znorm[q], j, qi, reach[where[row[q]]])
+            rest = rest[~complete]
+            if not rest.numel() or kk == n_comp:
+                break
         # the others: ball queries, in chunks of owners sized by their neighbour counts
-        rest = (~complete).nonzero().reshape(-1)
         if rest.numel():
             counts = self.tree.query_ball_point(pts[rest.cpu().numpy()], radius[rest].cpu().numpy(), workers=-1,
                                                 return_length=True)
