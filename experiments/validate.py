@@ -1,6 +1,9 @@
 """Validate the SP estimator and its intervals against ground truth, and compare it with generic estimators.
 
-    python -m experiments.validate [--reps 200] [--out docs] [--quick]
+    python -m experiments.validate [--reps 200] [--out docs] [--quick] [--threads 1]
+
+Each finished case is kept in ``runs/validate/`` (``--cache``): an interrupted run, started again with the
+same settings, resumes where it stopped.
 
 Writes ``docs/validation.md``: for every case of the ground-truth suite (noisynet.validation), the mean
 estimate, bias, RMSE, mean interval width and the fraction of 95% intervals containing the truth over
@@ -13,7 +16,10 @@ cross-validated bandwidth, the last two run on samples of S + Z, with the figure
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -26,7 +32,9 @@ from tqdm.auto import tqdm
 from estimators import sp_entropy
 from estimators.baselines.ksg import ksg_entropy
 from estimators.ground_truth import discrete_smoothed_entropy, gaussian_smoothed_entropy
+from experiments import threads
 from experiments.plotting import plt, save_figure
+from experiments.runs import atomic_write_bytes
 from noisynet.validation import CaseResult, run_case, suite
 
 FLOOR = 0.93  # the issue's coverage floor for every 95% interval
@@ -59,7 +67,27 @@ COMPARISON = {
 }
 
 
-def compare(ns: list[int], reps: int, seed: int = 0) -> dict:
+class Cache:
+    """Finished measurements of one validation run, one JSON file each, so that an interrupted run resumes
+    where it stopped (the key holds every setting that changes the result)."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+
+    def _path(self, key: str) -> Path | None:
+        return None if self.folder is None else self.folder / (re.sub(r"[^A-Za-z0-9.=_-]+", "_", key) + ".json")
+
+    def get(self, key: str):
+        path = self._path(key)
+        return json.loads(path.read_text()) if path is not None and path.exists() else None
+
+    def put(self, key: str, value) -> None:
+        if (path := self._path(key)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, json.dumps(value).encode())
+
+
+def compare(ns: list[int], reps: int, seed: int = 0, cache: Cache = Cache(None)) -> dict:
     """RMSE of SP (on S, beta known), KSG and tuned KDE (on S + Z) for each comparison case and n."""
     out = {}
     total = len(COMPARISON) * len(ns) * reps
@@ -67,6 +95,11 @@ def compare(ns: list[int], reps: int, seed: int = 0) -> dict:
         for name, (sampler, beta, truth_fn) in COMPARISON.items():
             truth = truth_fn()
             for n in ns:
+                key = f"compare {name} n={n} reps={reps} seed={seed}"
+                if (done := cache.get(key)) is not None:
+                    out[(name, n)] = {k: tuple(v) for k, v in done.items()}
+                    bar.update(reps)
+                    continue
                 errs = {"SP": [], "KSG": [], "KDE (CV bandwidth)": []}
                 for r in range(reps):
                     g = np.random.default_rng(seed + 1000 * r + n)
@@ -77,18 +110,19 @@ def compare(ns: list[int], reps: int, seed: int = 0) -> dict:
                     errs["KDE (CV bandwidth)"].append(kde_entropy(t) - truth)
                     bar.update()
                 out[(name, n)] = {k: (float(np.mean(v)), float(np.sqrt(np.mean(np.square(v))))) for k, v in errs.items()}
+                cache.put(key, out[(name, n)])
     return out
 
 
 def coverage_table(results: list[CaseResult]) -> str:
-    lines = ["| case | truth | mean | bias | RMSE | mean width | coverage (95%) | rigorous coverage | converged |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| case | truth | mean | bias | RMSE | mean width | coverage (95%) | rigorous coverage | converged | s / rep |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         flag = "" if r.coverage >= FLOOR else " **below 93%**"
         rig = "-" if r.rigorous_coverage is None else f"{100 * r.rigorous_coverage:.1f}%"
         conv = "-" if r.converged is None else f"{100 * r.converged:.0f}%"
         lines.append(f"| {r.case} | {r.truth:.4f} | {r.mean:.4f} | {r.bias:+.4f} | {r.rmse:.4f} | {r.width:.4f} | "
-                     f"{100 * r.coverage:.1f}%{flag} | {rig} | {conv} |")
+                     f"{100 * r.coverage:.1f}%{flag} | {rig} | {conv} | {r.seconds:.2f} |")
     return "\n".join(lines)
 
 
@@ -140,25 +174,41 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--out", default="docs", help="folder for validation.md and figures/")
     p.add_argument("--quick", action="store_true", help="the quick suite and a short comparison (minutes)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", default="runs/validate",
+                   help="folder keeping each finished case, so that a rerun resumes ('' to keep nothing)")
+    threads.add_argument(p)
     args = p.parse_args(argv)
     if args.reps < 2 or args.compare_reps < 2:
         raise SystemExit("--reps, --compare-reps: expected at least 2")
+    with threads.limited(args.threads):
+        return _validate(args)
+
+
+def _validate(args) -> Path:
     out = Path(args.out)
+    cache = Cache(Path(args.cache) if args.cache else None)
     t0 = time.perf_counter()
     cases = suite("quick" if args.quick else "full")
     results = []
     with tqdm(total=len(cases) * args.reps, desc="coverage suite", unit="rep") as bar:
         for case in cases:
             bar.set_postfix_str(case.name[:40])
+            key = f"case {case.name} reps={args.reps} seed={args.seed}"
+            if (done := cache.get(key)) is not None:
+                results.append(CaseResult(**done))
+                bar.update(args.reps)
+                continue
             results.append(run_case(case, args.reps, seed=args.seed, progress=bar.update))
+            cache.put(key, dataclasses.asdict(results[-1]))
     ns = [250, 500, 1000, 2000] if args.quick else [250, 500, 1000, 2000, 4000]
-    res = compare(ns, args.compare_reps, args.seed)
+    res = compare(ns, args.compare_reps, args.seed, cache)
     fig = comparison_figure(res, ns, out / "figures" / "validation_error_vs_n.png")
     worst = min(results, key=lambda r: r.coverage)
     text = f"""# Validation of the SP estimator against ground truth
 
 Produced by `python -m experiments.validate{' --quick' if args.quick else ''}` ({args.reps} repetitions per case,
-seed {args.seed}, {(time.perf_counter() - t0) / 60:.0f} minutes on this machine). All values in nats.
+seed {args.seed}; the last pass took {(time.perf_counter() - t0) / 60:.0f} minutes, without the cases it found
+finished in `{args.cache}`; the table gives each case's seconds per repetition). All values in nats.
 
 ## Coverage of the 95% intervals
 
