@@ -86,12 +86,12 @@ class _Components:
     log_inv_w: torch.Tensor
 
     @classmethod
-    def build(cls, x: np.ndarray, comp: np.ndarray, member_of: np.ndarray, w: np.ndarray, device) -> "_Components":
+    def build(cls, x: np.ndarray, comp: np.ndarray, member_of: np.ndarray, w: np.ndarray, device) -> _Components:
         cw = np.zeros((comp.shape[0], w.shape[1]))
         np.add.at(cw, member_of, w)
         smallest = np.where(cw > 0, cw, np.inf).min(axis=1)
         smallest = np.where(np.isfinite(smallest), smallest, float(w[w > 0].min()))  # a weightless component
-        t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+        t = lambda a: torch.as_tensor(a, device=device)
         with np.errstate(divide="ignore"):
             log_w = np.log(cw)  # -inf where a column has no weight
         return cls(t(comp), t((comp**2).sum(1)), t(member_of), t(x - comp[member_of]), t(log_w), t(-np.log(smallest)))

@@ -87,9 +87,9 @@ class Cache:
             atomic_write_bytes(path, json.dumps(value).encode())
 
 
-def compare(ns: list[int], reps: int, seed: int = 0, cache: Cache = Cache(None)) -> dict:
+def compare(ns: list[int], reps: int, seed: int = 0, cache: Cache | None = None) -> dict:
     """RMSE of SP (on S, beta known), KSG and tuned KDE (on S + Z) for each comparison case and n."""
-    out = {}
+    out, cache = {}, cache or Cache(None)
     total = len(COMPARISON) * len(ns) * reps
     with tqdm(total=total, desc="SP vs KSG vs KDE", unit="fit") as bar:
         for name, (sampler, beta, truth_fn) in COMPARISON.items():
