@@ -351,10 +351,10 @@ class GaussianMixture:
     def _truncated(self, k: torch.Tensor, zc: torch.Tensor):
         """Truncation to each owner's neighbours within its radius (module docstring).
 
-        The 2, then 16, nearest components of every owner come first (cKDTree queries, no Python lists):
-        an owner is done once its k-th nearest lies beyond its radius. The others get full ball queries,
-        fetched in chunks whose neighbour lists fit the memory budget. Returns values (q, S), truncation bounds (q, S) and merge
-        bounds (q, 1)."""
+        Each owner's nearest component (itself), then its 16 nearest, come first (cKDTree queries bounded
+        by the largest radius, no Python lists): an owner is done once the next nearest lies beyond its
+        radius. The others get full ball queries, fetched in chunks whose neighbour lists fit the memory
+        budget. Returns values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
         n_q, s, dev = zc.shape[0], self.merged.log_w.shape[1], self.device
         vals = torch.empty(n_q, s, dtype=torch.float64, device=dev)
         above, eps = torch.empty_like(vals), torch.empty(n_q, 1, dtype=torch.float64, device=dev)
@@ -366,22 +366,31 @@ class GaussianMixture:
         pts = self.merged.comp[owners].cpu().numpy()
         per_pair = 8 * (self.d + 2 * s + 8)
         rest = torch.arange(owners.numel(), device=dev)
-        for kk in (2, 16):  # isolated owners need 2 (themselves and the nearest other), clustered ones more
+        for kk in (1, 16):  # an isolated owner needs only itself, a clustered one more
             kk = min(kk, n_comp)
-            dist, idx = self.tree.query(pts[rest.cpu().numpy()], k=kk, workers=-1)
-            dist = torch.as_tensor(dist.reshape(-1, kk), device=dev)
-            idx = torch.as_tensor(idx.reshape(-1, kk), device=dev)
-            reach = dist[:, -1] if kk < n_comp else torch.full((rest.numel(),), math.inf, dtype=torch.float64)
-            complete = reach > radius[rest]
+            # the kk + 1 nearest within the largest radius (a bounded search prunes most of the tree)
+            ub = float(radius[rest].max())
+            dist, idx = self.tree.query(pts[rest.cpu().numpy()], k=min(kk + 1, n_comp), distance_upper_bound=ub,
+                                        workers=-1)
+            dist = torch.as_tensor(dist.reshape(rest.numel(), -1), device=dev)
+            idx = torch.as_tensor(idx.reshape(rest.numel(), -1), device=dev)
+            # every component closer than reach to the owner is among its first kk found
+            if kk < n_comp:
+                reach = torch.where(torch.isfinite(dist[:, kk]), dist[:, kk], torch.full_like(dist[:, kk], ub))
+            else:
+                reach = torch.full((rest.numel(),), math.inf, dtype=torch.float64, device=dev)
+            complete = reach >= radius[rest]
             where = torch.full((owners.numel(),), -1, dtype=torch.int64, device=dev)
             where[rest[complete]] = torch.arange(int(complete.sum()), device=dev)
             sel = (where[row] >= 0).nonzero().reshape(-1)
-            idx, reach = idx[complete], reach[complete]
+            idx, reach = idx[complete, :kk], reach[complete]
             step = max(1, self.budget // (per_pair * kk))
             for a in range(0, sel.numel(), step):
                 q = sel[a : a + step]
-                j = idx[where[row[q]]].reshape(-1)
-                qi = torch.arange(q.numel(), device=dev).repeat_interleave(kk)
+                lists = idx[where[row[q]]]
+                found = lists < n_comp  # fewer than kk within the bound: the rest are missing (index n_comp)
+                j = lists[found]
+                qi = torch.arange(q.numel(), device=dev)[:, None].expand_as(lists)[found]
                 vals[q], above[q], eps[q] = self._lse_lists(k[q], zc[q], znorm[q], j, qi, reach[where[row[q]]])
             rest = rest[~complete]
             if not rest.numel() or kk == n_comp:
