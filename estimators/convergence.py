@@ -42,6 +42,19 @@ def stratified_se(values: torch.Tensor) -> float:
     return math.sqrt(float(values.var(dim=1, unbiased=True).sum()) / r) / m
 
 
+def stratified_dof(values: torch.Tensor) -> float:
+    """Welch-Satterthwaite degrees of freedom of :func:`stratified_se` for ``values`` (m, R), R >= 2:
+    (sum_i v_i)^2 / sum_i (v_i^2 / (R - 1)) with v_i = s_i^2 / R. Between R - 1 (one stratum carries all
+    the variance) and m (R - 1) (equal variances); a few noisy strata get Student's t quantiles that
+    account for it (Satterthwaite, Biometrics Bulletin 2(6), 1946)."""
+    m, r = values.shape
+    if r < 2:
+        raise ValueError(f"values: got R = {r} units per stratum, expected at least 2")
+    v = values.var(dim=1, unbiased=True) / r
+    den = float((v**2).sum()) / (r - 1)
+    return float(v.sum()) ** 2 / den if den > 0 else float(m * (r - 1))
+
+
 @dataclass(frozen=True)
 class Nested:
     """Outcome of the nested-subsample diagnostic (values in the estimate's unit).

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from estimators import checks
-from estimators.convergence import nested_diagnostic, stratified_se
+from estimators.convergence import nested_diagnostic, stratified_dof, stratified_se
 from estimators.estimate import Estimate, z_value
 from estimators.mixture import GaussianMixture
 from estimators.sp import gaussian_max_entropy
@@ -216,7 +216,7 @@ def sp_mutual_information(
             # every centre is an input's exact image: only Monte Carlo error, estimated from all the draws
             se, dof = diagnostics["mc_std_error"], n_units * (n_mc - 1)
         else:
-            se, dof = stratified_se(full), m * (U - 1)
+            se, dof = stratified_se(full), stratified_dof(full)
         return Estimate.from_normal(
             value, se, margin_low=max(m_low, tol), margin_high=max(m_high, tol), estimator=name,
             var_bound=var_bound, dof=dof,

@@ -94,3 +94,22 @@ def test_bad_input_names_the_argument(samples, labels, kwargs, name):
     kwargs = {"beta": 0.1, **kwargs}
     with pytest.raises(ValueError, match=f"^{name}"):
         sp_mutual_information(samples, labels=labels, **kwargs)
+
+
+def test_stratified_dof_is_welch_satterthwaite():
+    """Equal within-stratum variances give m (R - 1) degrees of freedom; one stratum carrying all the
+    variance gives R - 1; both computed by hand from the formula's two limits."""
+    from estimators.convergence import stratified_dof
+
+    m, r = 6, 8
+    unit = torch.tensor([1.0, -1.0] * (r // 2), dtype=torch.float64)
+    assert stratified_dof(unit.repeat(m, 1)) == pytest.approx(m * (r - 1))
+    one = torch.zeros(m, r, dtype=torch.float64)
+    one[2] = unit
+    assert stratified_dof(one) == pytest.approx(r - 1)
+    # two strata, variances 1 and 4 (scaled units): (1 + 4)^2 / (1 + 16) * (R - 1)
+    two = torch.zeros(m, r, dtype=torch.float64)
+    two[0], two[1] = unit, 2 * unit
+    assert stratified_dof(two) == pytest.approx(25 / 17 * (r - 1))
+    with pytest.raises(ValueError, match="values"):
+        stratified_dof(torch.zeros(m, 1))
