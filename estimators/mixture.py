@@ -49,6 +49,9 @@ from scipy.spatial import cKDTree
 from estimators import checks
 
 _U64 = 2.0**-53
+# working blocks of at most this many bytes (within memory_mb): temporaries that fit in the allocator's
+# reusable heap and the caches; 256 MiB blocks were 2x slower on the list path (fresh pages every block)
+_BLOCK_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class GaussianMixture:
             raise ValueError(f"method: got {method!r}, expected 'auto', 'dense', 'truncated' or 'blocked'")
         self.device = torch.device(device) if device is not None else c.device
         self.budget = int(checks.positive(memory_mb, "memory_mb") * 2**20)
+        self.block = min(self.budget, _BLOCK_BYTES)
         n, d = c.shape
         self.n, self.d = n, d
         w = self._weight_columns(weights, n)
@@ -221,20 +225,20 @@ class GaussianMixture:
     def _pick(self, k: torch.Tensor) -> tuple[str, float]:
         """The cheapest path (and, for "blocked", its cell side) for queries owned by merged components k.
 
-        Estimated work, in dense pair evaluations: dense Q K; truncated 6 Q 16 for the 16 nearest
-        components of every owner, plus 20 Q (neighbours) for ball queries, lists and gathers when owners
-        have more than 16 within their radius; blocked 2 Q (candidates per cell), each cell gathering its
+        Estimated work, in dense pair evaluations: dense Q K; truncated 8 Q (neighbours + 2) for the
+        owners' nearest-neighbour lists (up to 128, evaluated per owner group), plus 20 Q (neighbours) for
+        ball queries, Python lists and gathers when owners have more than 128 within their radius; blocked 2 Q (candidates per cell), each cell gathering its
         candidates and their weights, plus 20000 per cell for the Python and small-op overhead, for cell
         sides of 1, 1/2 and 1/4 times the typical truncation radius, candidates counted on a probe of up to
         64 cells. (Factors measured on SZT layers; a wrong pick costs time, never accuracy.)"""
         q = k.numel()
-        knn = 6.0 * q * (2 if self.near <= 2 else 16) + (20.0 * q * self.near if self.near > 16 else 0.0)
+        knn = 8.0 * q * (min(self.near, 128.0) + 2.0) + (20.0 * q * self.near if self.near > 128 else 0.0)
         costs = {("dense", 0.0): float(q * self.exact.comp.shape[0]), ("truncated", 0.0): knn}
         own = self.merged.comp[torch.unique(k)]
         rho = float(self.beta * (math.sqrt(self.d) + 2.0))
         radius = self.radius_for(self.beta * math.sqrt(self.d), self.log_inv_w, self.delta)
         for side in (radius, radius / 2, radius / 4):
-            cells = torch.unique(torch.floor(own / side), dim=0)
+            cells = torch.as_tensor(unique_rows(np.floor(own.cpu().numpy() / side))[0])
             probe = cells[torch.randperm(cells.shape[0], generator=torch.Generator().manual_seed(0))[:64]]
             r_c = self.candidate_radius(rho, side)
             cand = self.tree.query_ball_point(((probe + 0.5) * side).cpu().numpy(), r_c, return_length=True)
@@ -292,6 +296,11 @@ class GaussianMixture:
         below = (eps + roundoff).expand_as(vals).clone()
         return LogDensity(vals + self.log_norm, above, below)
 
+    def _rows(self, row_bytes: int) -> int:
+        """Rows per working block: a block of ``self.block`` bytes, but at least 64 rows where the budget
+        allows (fewer, larger blocks cost less Python overhead than they lose in cache)."""
+        return max(1, min(self.budget // row_bytes, max(64, self.block // row_bytes)))
+
     def _dense(self, q: torch.Tensor, c: torch.Tensor, c_sq: torch.Tensor, log_w: torch.Tensor) -> torch.Tensor:
         """Chunked float64 log-sum-exp of (b, d) centred queries over components c (k, d) -> (b, S).
 
@@ -302,7 +311,7 @@ class GaussianMixture:
         """
         w = torch.exp(log_w)
         out = torch.empty(q.shape[0], log_w.shape[1], dtype=torch.float64, device=self.device)
-        rows = max(1, self.budget // (8 * 2 * log_w.shape[0]))
+        rows = self._rows(8 * 2 * log_w.shape[0])
         for a in range(0, q.shape[0], rows):
             out[a : a + rows] = self._lse_block(q[a : a + rows], c, c_sq, w)
         return out
@@ -341,20 +350,85 @@ class GaussianMixture:
         far = torch.zeros(b, dtype=torch.float64, device=self.device)
         far.scatter_reduce_(0, qi, (self.merged.comp[j] - self.merged.comp[k][qi]).norm(dim=1), reduce="amax")
         lse = top[:, None] + torch.log(total)  # -inf where the column has no included component
+        return self._list_bounds(lse, w_in, far, znorm, reach)
+
+    def _list_bounds(self, lse, w_in, far, znorm, reach, roundoff=0.0):
+        """(values, above, eps) of queries whose lists hold every component within ``reach`` of the owner:
+        lse (b, S), the included weight w_in (b, S), the farthest included component from the owner far (b,),
+        offset norms znorm (b,), reach (b,); ``roundoff`` (b,) bounds the error of each exponent."""
         w_out = (1.0 - w_in).clamp_min(0.0)
         # included components lie within far of the owner, so within znorm + far of the query
-        ep = (2.0 * (znorm + far) * self.delta + self.delta**2) / (2.0 * self.beta**2)
+        ep = (2.0 * (znorm + far) * self.delta + self.delta**2) / (2.0 * self.beta**2) + roundoff
         r_q = (reach - znorm - 2.0 * self.delta).clamp_min(0.0)
         ratio = torch.exp(torch.log(w_out) - (r_q**2 / (2.0 * self.beta**2) - ep)[:, None] - lse)
         return lse, torch.where(w_out > 0, torch.log1p(ratio), torch.zeros_like(ratio)), ep[:, None]
 
+    def _lse_grouped(self, own, lists, reach, g, zc, znorm):
+        """Log-sum-exp over fixed-length neighbour lists shared by each owner's queries, with the bounds.
+
+        own (o,): owner components; lists (o, L): their neighbours (index n_components where fewer were
+        found); reach (o,): every component closer than this to the owner is listed; g (b,): each query's
+        owner in 0..o-1; zc, znorm: the queries' offsets from their owner (b, d) and norms (b,).
+
+        Queries are grouped by owner and padded to the group's size (owners bucketed by powers of two), so
+        that -||zc - rel||^2 = 2 zc.rel - ||zc||^2 - ||rel||^2 is one batched matrix product per block, rel
+        the neighbours' offsets from the owner; no per-pair gather of coordinates. The expansion's
+        round-off, at most 2 gamma (||zc||^2 + ||rel||^2) / (2 beta^2) per exponent, joins the merge bound.
+        Returns (values, above, eps) in the order of the queries."""
+        n_comp, s, dev = self.merged.comp.shape[0], self.merged.log_w.shape[1], self.device
+        b, n_own, width = g.numel(), own.numel(), lists.shape[1]
+        found = lists < n_comp
+        counts = torch.bincount(g, minlength=n_own)
+        key = torch.ceil(torch.log2(counts.clamp_min(1).double())).long()
+        n_found = found.sum(1)  # lists are sorted by distance: the found ones come first
+        rank = torch.empty_like(key)
+        by_key = torch.argsort(key * (width + 1) + n_found)  # owners by bucket, then list length
+        rank[by_key] = torch.arange(n_own, device=dev)
+        order = torch.argsort(rank[g], stable=True)  # queries by their owner's rank
+        q_first = torch.cumsum(counts[by_key], 0) - counts[by_key]  # first query (in order) of each rank
+        gamma = (self.d + 2) * _U64 / (1 - (self.d + 2) * _U64)
+        inv2 = 1.0 / (2.0 * self.beta**2)
+        vals = torch.empty(b, s, dtype=torch.float64, device=dev)
+        above, eps = torch.empty_like(vals), torch.empty(b, 1, dtype=torch.float64, device=dev)
+        a = int((counts[by_key] == 0).sum())  # owners without queries sort first (key 0, count 0): skip
+        while a < n_own:
+            cap = 1 << int(key[by_key[a]])  # the bucket's padded group size
+            end = a + int((key[by_key[a:]] == key[by_key[a]]).sum())  # the bucket's end
+            width = int(n_found[by_key[end - 1]]) or 1  # its longest list (sorted by length)
+            e_ = min(end, a + self._rows(8 * (cap * (2 * width + self.d + 2 * s) + width * (self.d + s))))
+            o = by_key[a:e_]
+            n_o, width = o.numel(), int(n_found[o].max()) or 1
+            fo = found[o, :width]
+            lst = torch.where(fo, lists[o, :width], own[o][:, None])
+            rel = self.merged.comp[lst] - self.merged.comp[own[o]][:, None, :]  # (n_o, L, d)
+            rel_sq = (rel**2).sum(2)
+            far = torch.where(fo, rel_sq, 0.0).amax(1).sqrt()
+            w = torch.where(fo[:, :, None], torch.exp(self.merged.log_w[lst]), 0.0)  # (n_o, L, S)
+            w_in = w.sum(1)
+            qs = order[q_first[a] : q_first[a] + int(counts[o].sum())]
+            local = torch.repeat_interleave(torch.arange(n_o, device=dev), counts[o])
+            pos = torch.arange(qs.numel(), device=dev) - (torch.cumsum(counts[o], 0) - counts[o])[local]
+            z_pad = torch.zeros(n_o, cap, self.d, dtype=torch.float64, device=dev)
+            z_pad[local, pos] = zc[qs]
+            zsq = torch.zeros(n_o, cap, dtype=torch.float64, device=dev)
+            zsq[local, pos] = znorm[qs] ** 2
+            e = torch.baddbmm(rel_sq[:, None, :] + zsq[:, :, None], z_pad, rel.transpose(1, 2), beta=-inv2,
+                              alpha=2.0 * inv2).masked_fill_(~fo[:, None, :], -math.inf)  # -||zc - rel||^2 / (2 beta^2)
+            top = e.amax(2, keepdim=True)
+            total = torch.bmm(torch.exp_(e.sub_(top)), w)  # (n_o, cap, S): one exp per pair for every column
+            lse = (top + torch.log(total))[local, pos]
+            rnd = 2.0 * gamma * (znorm[qs] ** 2 + far[local] ** 2) * inv2
+            vals[qs], above[qs], eps[qs] = self._list_bounds(lse, w_in[local], far[local], znorm[qs], reach[o][local], rnd)
+            a = e_
+        return vals, above, eps
+
     def _truncated(self, k: torch.Tensor, zc: torch.Tensor):
         """Truncation to each owner's neighbours within its radius (module docstring).
 
-        Each owner's nearest component (itself), then its 16 nearest, come first (cKDTree queries bounded
-        by the largest radius, no Python lists): an owner is done once the next nearest lies beyond its
-        radius. The others get full ball queries, fetched in chunks whose neighbour lists fit the memory
-        budget. Returns values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
+        Each owner's nearest component (itself), then its 16, then its 128 nearest come first (cKDTree
+        queries bounded by the largest radius, no Python lists), evaluated per owner group
+        (:meth:`_lse_grouped`): an owner is done once the next nearest lies beyond its radius. The others
+        get full ball queries, fetched in chunks whose neighbour lists fit the memory budget. Returns values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
         n_q, s, dev = zc.shape[0], self.merged.log_w.shape[1], self.device
         vals = torch.empty(n_q, s, dtype=torch.float64, device=dev)
         above, eps = torch.empty_like(vals), torch.empty(n_q, 1, dtype=torch.float64, device=dev)
@@ -366,7 +440,7 @@ class GaussianMixture:
         pts = self.merged.comp[owners].cpu().numpy()
         per_pair = 8 * (self.d + 2 * s + 8)
         rest = torch.arange(owners.numel(), device=dev)
-        for kk in (1, 16):  # an isolated owner needs only itself, a clustered one more
+        for kk in (1, 16, 128):  # an isolated owner needs only itself, a clustered one more
             kk = min(kk, n_comp)
             # the kk + 1 nearest within the largest radius (a bounded search prunes most of the tree)
             ub = float(radius[rest].max())
@@ -383,15 +457,10 @@ class GaussianMixture:
             where = torch.full((owners.numel(),), -1, dtype=torch.int64, device=dev)
             where[rest[complete]] = torch.arange(int(complete.sum()), device=dev)
             sel = (where[row] >= 0).nonzero().reshape(-1)
-            idx, reach = idx[complete, :kk], reach[complete]
-            step = max(1, self.budget // (per_pair * kk))
-            for a in range(0, sel.numel(), step):
-                q = sel[a : a + step]
-                lists = idx[where[row[q]]]
-                found = lists < n_comp  # fewer than kk within the bound: the rest are missing (index n_comp)
-                j = lists[found]
-                qi = torch.arange(q.numel(), device=dev)[:, None].expand_as(lists)[found]
-                vals[q], above[q], eps[q] = self._lse_lists(k[q], zc[q], znorm[q], j, qi, reach[where[row[q]]])
+            # fewer than kk found within the bound: the missing ones have index n_comp
+            done = rest[complete]
+            vals[sel], above[sel], eps[sel] = self._lse_grouped(
+                owners[done], idx[complete, :kk], reach[complete], where[row[sel]], zc[sel], znorm[sel])
             rest = rest[~complete]
             if not rest.numel() or kk == n_comp:
                 break
@@ -405,7 +474,7 @@ class GaussianMixture:
             load = torch.as_tensor(counts, device=dev) * per_owner[rest]
             a = 0
             while a < rest.numel():
-                b = a + 1 + int(torch.searchsorted(torch.cumsum(load[a + 1 :], 0), self.budget // per_pair))
+                b = a + 1 + int(torch.searchsorted(torch.cumsum(load[a + 1 :], 0), self._rows(per_pair)))
                 chunk = rest[a:b]
                 lists = self.tree.query_ball_point(pts[chunk.cpu().numpy()], radius[chunk].cpu().numpy(), workers=-1,
                                                    return_sorted=False)
@@ -456,7 +525,7 @@ class GaussianMixture:
             c_sq = (c**2).sum(1)
             w_c = w_all[cand]
             w_out = (1.0 - w_c.sum(0)).clamp_min(0.0)  # (S,)
-            rows = max(1, self.budget // (8 * 2 * max(1, cand.numel())))
+            rows = self._rows(8 * 2 * max(1, cand.numel()))
             for lo in range(0, idx.numel(), rows):
                 sub = idx[lo : lo + rows]
                 q = own[sub] - cc + zc[sub]

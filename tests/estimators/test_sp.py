@@ -161,3 +161,35 @@ def test_every_path_within_its_bounds_on_a_tight_cluster_and_a_sparse_cloud(meth
         v, a, b = (t[:, col].numpy() for t in (out.values, out.above, out.below))
         assert np.all(ref <= v + a + 1e-12) and np.all(ref >= v - b - 1e-12)
         assert a.max() <= 1e-3
+
+
+@pytest.mark.parametrize("method", ["truncated", "auto"])
+def test_owner_groups_of_every_size_within_their_bounds(method):
+    """The grouped list path: owners with 1 to 60 queries (every power-of-two bucket), lists of 1, a few,
+    dozens and hundreds of neighbours (all three tiers and the ball queries), two weight columns, one of
+    them zero on half the centres; every value within its bounds of a float64 direct-difference sum."""
+    g = torch.Generator().manual_seed(3)
+    beta, d = 0.005, 4
+    c = torch.cat([0.006 * torch.randn(300, d, generator=g, dtype=torch.float64),  # hundreds within the radius
+                   0.5 + 0.02 * torch.randn(40, d, generator=g, dtype=torch.float64),  # dozens
+                   (torch.rand(30, 1, d, generator=g, dtype=torch.float64) * 2 - 1
+                    + 0.01 * torch.randn(30, 4, d, generator=g, dtype=torch.float64)).reshape(120, d),  # a few
+                   torch.rand(300, d, generator=g, dtype=torch.float64) * 2 - 1])  # isolated
+    n = c.shape[0]
+    w = torch.stack([torch.ones(n), (torch.arange(n) % 2).double()], 1)
+    mix = GaussianMixture(c, beta, w, method=method, memory_mb=1)
+    owner = torch.cat([torch.full((1 + int(i) % 60,), int(i)) for i in torch.randperm(n, generator=g)[:200]])
+    z = beta * torch.randn(owner.numel(), d, generator=g, dtype=torch.float64)
+    out = mix.log_density(owner, z)
+    q = (c[owner] + z).numpy()
+    sq = ((q[:, None, :] - c.numpy()[None]) ** 2).sum(2) / (2 * beta**2)
+    log_norm = -0.5 * d * math.log(2 * math.pi * beta**2)
+    for col in range(2):
+        wc = w[:, col].numpy() / w[:, col].sum().item()
+        with np.errstate(divide="ignore"):
+            ref = logsumexp(np.log(wc)[None] - sq, axis=1) + log_norm
+        own = wc[owner.numpy()] > 0  # the bounds are promised where the owner has weight in the column
+        v, a, b = (t[:, col].numpy()[own] for t in (out.values, out.above, out.below))
+        assert own.sum() > 1000
+        assert np.all(ref[own] <= v + a + 1e-12) and np.all(ref[own] >= v - b - 1e-12)
+        assert a.max() <= 1e-3 and np.abs(v - ref[own]).max() < 1e-3
