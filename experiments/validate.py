@@ -20,11 +20,11 @@ import dataclasses
 import json
 import math
 import re
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.ticker import NullFormatter
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 from tqdm.auto import tqdm
@@ -158,6 +158,8 @@ def comparison_figure(res: dict, ns: list[int], path: Path) -> Path:
         ax.plot(ns, [ref * math.sqrt(ns[0] / n) for n in ns], color="0.6", lw=0.8, label="slope n^-1/2")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(ns, [str(n) for n in ns])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("n (samples)")
         ax.set_ylabel("RMSE of h(S+Z) [nats]")
         ax.set_title(name, fontsize=10)
@@ -189,7 +191,6 @@ def main(argv: list[str] | None = None) -> Path:
 def _validate(args) -> Path:
     out = Path(args.out)
     cache = Cache(Path(args.cache) if args.cache else None)
-    t0 = time.perf_counter()
     cases = suite("quick" if args.quick else "full")
     results = []
     with tqdm(total=len(cases) * args.reps, desc="coverage suite", unit="rep") as bar:
@@ -209,9 +210,10 @@ def _validate(args) -> Path:
     text = f"""# Validation of the SP estimator against ground truth
 
 Produced by `python -m experiments.validate{' --quick' if args.quick else ''}` ({args.reps} repetitions per case,
-seed {args.seed}; this pass took {(time.perf_counter() - t0) / 60:.0f} minutes, cases already finished in `{args.cache}`
-read rather than rerun; the table gives each case's seconds per repetition). All values in nats. With 500
-repetitions a correct 95% interval shows 95 +- 1% coverage; the floor is 93%.
+seed {args.seed}). The coverage cases took {sum(r.seconds * r.reps for r in results) / 60:.0f} minutes of computation (the
+table gives each case's seconds per repetition); finished cases are kept in `{args.cache}` and read, not rerun,
+by a later pass with the same settings. All values in nats. With 500 repetitions a correct 95% interval
+shows 95 +- 1% coverage; the floor is 93%.
 
 ## Coverage of the 95% intervals
 
@@ -241,6 +243,13 @@ sample), as a generic estimator would. Bias / RMSE over {args.compare_reps} repe
 Fitted slope of log RMSE against log n (the parametric rate is -0.5):
 
 {slope_table(res, ns)}
+
+Where SP wins and where it does not: on a discrete law (the atoms) and in low dimension, SP's error falls
+at least at the parametric rate and is the smallest of the three; the generic estimators pay for not knowing
+beta. In d = 10, n is far below e^d and SP's pooled mixture entropy is biased down by more than a nat
+(REFERENCE.md section 4), while KSG's error is an order of magnitude smaller: there SP is the wrong tool
+unless n grows, and its nested diagnostic says so (the d = 10 row of the coverage table: not converged, the
+interval widened to the a-priori bound, and covering).
 """
     out.mkdir(parents=True, exist_ok=True)
     path = out / "validation.md"
