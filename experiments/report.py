@@ -91,6 +91,9 @@ class Experiment:
     figures: tuple[str, ...]
     section: Callable[[Path], str] | None = None
     blurb: str = ""
+    args: tuple[str, ...] = ()  # the command's arguments (empty: its defaults)
+    folder: str | None = None  # runs/<folder>/ (default: the name)
+    pattern: str = "*"  # which run folders --no-run considers
 
 
 def _szt_section(run_dir: Path) -> str:
@@ -120,7 +123,12 @@ EXPERIMENTS = [
                ("information_plane.png", "mi_vs_epoch.png", "clustering.png", "layer_scatter.png",
                 "activation_histograms.png", "binned_entropy.png"), _szt_section,
                "The 12-10-7-5-4-3-2 tanh network of Shwartz-Ziv & Tishby on all 4096 SZT inputs, beta = 0.005, "
-               "3000 epochs (`python -m experiments.szt`)."),
+               "3000 epochs (`python -m experiments.szt`).", pattern="*_e3000"),
+    Experiment("szt_paper", "SZT: the paper's schedule", szt.main,
+               ("mi_vs_epoch.png", "information_plane.png", "clustering.png"), _szt_section,
+               "The same network and settings for 10,000 epochs, 84 log-spaced measured epochs "
+               "(`python -m experiments.szt --epochs 10000`, about 35 minutes).",
+               args=("--epochs", "10000"), folder="szt", pattern="*_e10000"),
     Experiment("orthonormal", "Orthonormal weights", orthonormal.main, ("orthonormal_vs_unconstrained.png",),
                orthonormal.results_section),
     Experiment("single_neuron", "A single noisy neuron", single_neuron.main, ("mi_vs_w.png", "densities.png"),
@@ -141,16 +149,16 @@ EXPERIMENTS = [
 def _run(exp: Experiment) -> Path:
     """Run (or resume) the experiment with its default settings; returns its run folder."""
     try:
-        out = exp.run([])
+        out = exp.run(list(exp.args))
     except (ValueError, SystemExit) as err:
         if "exists" not in str(err):
             raise
-        out = exp.run(["--resume"])
+        out = exp.run([*exp.args, "--resume"])
     return Path(getattr(out, "dir", out))
 
 
-def _latest(out: Path, name: str) -> Path | None:
-    runs = [p for p in (out / name).glob("*") if (p / "metrics.csv").exists()]
+def _latest(out: Path, exp: Experiment) -> Path | None:
+    runs = [p for p in (out / (exp.folder or exp.name)).glob(exp.pattern) if (p / "metrics.csv").exists()]
     return max(runs, key=lambda p: (p / "metrics.csv").stat().st_mtime) if runs else None
 
 
@@ -186,9 +194,9 @@ def main(argv: list[str] | None = None) -> Path:
     for exp in EXPERIMENTS:
         if args.only is not None and exp.name not in args.only:
             continue
-        run_dir = _latest(out, exp.name) if args.no_run else _run(exp)
+        run_dir = _latest(out, exp) if args.no_run else _run(exp)
         if run_dir is None:
-            parts += [f"## {exp.title}", "", f"No run found under {out / exp.name}.", ""]
+            parts += [f"## {exp.title}", "", f"No run found under {out / (exp.folder or exp.name)}.", ""]
             continue
         parts += [f"## {exp.title}", ""]
         if exp.blurb:
