@@ -158,8 +158,10 @@ def _run(exp: Experiment) -> Path:
 
 
 def _latest(out: Path, exp: Experiment) -> Path | None:
-    runs = [p for p in (out / (exp.folder or exp.name)).glob(exp.pattern) if (p / "metrics.csv").exists()]
-    return max(runs, key=lambda p: (p / "metrics.csv").stat().st_mtime) if runs else None
+    """The most recently configured run folder (every run writes config.json; not every one a top-level
+    metrics.csv: compare_estimators keeps one per activation)."""
+    runs = [p for p in (out / (exp.folder or exp.name)).glob(exp.pattern) if (p / "config.json").exists()]
+    return max(runs, key=lambda p: (p / "config.json").stat().st_mtime) if runs else None
 
 
 def _localise(section: str, docs: Path, name: str) -> str:
