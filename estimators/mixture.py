@@ -12,8 +12,8 @@ calls. :class:`GaussianMixture` is the one entry point; it chooses between
   round-off) by snapping to a grid, only where that removes >= 5% of the components, with the largest
   displacement ``delta`` chosen so that the change in ln g stays within the merge tolerance;
 * **truncation** to the components within a radius of each query's own (merged) centre, found by a
-  neighbour search (scipy cKDTree) per block of queries, with a radius per centre set from the largest
-  offset among its queries; the dropped mass is bounded per query;
+  neighbour search (scipy cKDTree, bounded by the radius) per owner, with a radius per centre set from the
+  largest offset among its queries, and evaluated per owner group; the dropped mass is bounded per query;
 * a **dense** chunked float64 log-sum-exp over all (exactly merged) components, one exp() per pair shared
   by all weight columns.
 
@@ -30,7 +30,9 @@ Error bounds, per query and weight column: the true ln g lies in ``[value - belo
   rho the largest ||q - c_own|| of the centre's queries and w_own its smallest positive column weight,
   makes that at most tol_t = tol / 10, since A' >= w_own exp(-||q - c_own||^2 / (2 beta^2));
 * round-off of ||q||^2 + ||c||^2 - 2 q.c on the dense path (after centring the data): at most
-  2 gamma (||q||^2 + max ||c||^2) / (2 beta^2), gamma = (d + 2) u / (1 - (d + 2) u), u = 2^-53.
+  2 gamma (||q||^2 + max ||c||^2) / (2 beta^2), gamma = (d + 2) u / (1 - (d + 2) u), u = 2^-53; on the
+  neighbour lists, whose squared distances are expanded around the owner's component, at most
+  2 gamma (||q - c_own||^2 + far^2) / (2 beta^2), far the farthest listed component from the owner.
 
 Memory: each pass holds at most about ``memory_mb`` MiB of float64 intermediates, whatever n (the
 neighbour lists of one block of queries included).
@@ -227,10 +229,10 @@ class GaussianMixture:
 
         Estimated work, in dense pair evaluations: dense Q K; truncated 8 Q (neighbours + 2) for the
         owners' nearest-neighbour lists (up to 128, evaluated per owner group), plus 20 Q (neighbours) for
-        ball queries, Python lists and gathers when owners have more than 128 within their radius; blocked 2 Q (candidates per cell), each cell gathering its
-        candidates and their weights, plus 20000 per cell for the Python and small-op overhead, for cell
-        sides of 1, 1/2 and 1/4 times the typical truncation radius, candidates counted on a probe of up to
-        64 cells. (Factors measured on SZT layers; a wrong pick costs time, never accuracy.)"""
+        ball queries, Python lists and gathers when owners have more than 128 within their radius; blocked
+        2 Q (candidates per cell), each cell gathering its candidates and their weights, plus 20000 per
+        cell for the Python and small-op overhead, for cell sides of 1, 1/2 and 1/4 times the typical
+        truncation radius, candidates counted on a probe of up to 64 cells. (Factors measured on SZT layers; a wrong pick costs time, never accuracy.)"""
         q = k.numel()
         knn = 8.0 * q * (min(self.near, 128.0) + 2.0) + (20.0 * q * self.near if self.near > 128 else 0.0)
         costs = {("dense", 0.0): float(q * self.exact.comp.shape[0]), ("truncated", 0.0): knn}
@@ -354,8 +356,8 @@ class GaussianMixture:
 
     def _list_bounds(self, lse, w_in, far, znorm, reach, roundoff=0.0):
         """(values, above, eps) of queries whose lists hold every component within ``reach`` of the owner:
-        lse (b, S), the included weight w_in (b, S), the farthest included component from the owner far (b,),
-        offset norms znorm (b,), reach (b,); ``roundoff`` (b,) bounds the error of each exponent."""
+        lse (b, S), the included weight w_in (b, S), the farthest included component from the owner
+        far (b,), offset norms znorm (b,), reach (b,); ``roundoff`` (b,) bounds each exponent's error."""
         w_out = (1.0 - w_in).clamp_min(0.0)
         # included components lie within far of the owner, so within znorm + far of the query
         ep = (2.0 * (znorm + far) * self.delta + self.delta**2) / (2.0 * self.beta**2) + roundoff
@@ -412,13 +414,15 @@ class GaussianMixture:
             z_pad[local, pos] = zc[qs]
             zsq = torch.zeros(n_o, cap, dtype=torch.float64, device=dev)
             zsq[local, pos] = znorm[qs] ** 2
+            # -||zc - rel||^2 / (2 beta^2), -inf where no neighbour was found
             e = torch.baddbmm(rel_sq[:, None, :] + zsq[:, :, None], z_pad, rel.transpose(1, 2), beta=-inv2,
-                              alpha=2.0 * inv2).masked_fill_(~fo[:, None, :], -math.inf)  # -||zc - rel||^2 / (2 beta^2)
+                              alpha=2.0 * inv2).masked_fill_(~fo[:, None, :], -math.inf)
             top = e.amax(2, keepdim=True)
             total = torch.bmm(torch.exp_(e.sub_(top)), w)  # (n_o, cap, S): one exp per pair for every column
             lse = (top + torch.log(total))[local, pos]
             rnd = 2.0 * gamma * (znorm[qs] ** 2 + far[local] ** 2) * inv2
-            vals[qs], above[qs], eps[qs] = self._list_bounds(lse, w_in[local], far[local], znorm[qs], reach[o][local], rnd)
+            vals[qs], above[qs], eps[qs] = self._list_bounds(lse, w_in[local], far[local], znorm[qs],
+                                                             reach[o][local], rnd)
             a = e_
         return vals, above, eps
 
@@ -428,7 +432,8 @@ class GaussianMixture:
         Each owner's nearest component (itself), then its 16, then its 128 nearest come first (cKDTree
         queries bounded by the largest radius, no Python lists), evaluated per owner group
         (:meth:`_lse_grouped`): an owner is done once the next nearest lies beyond its radius. The others
-        get full ball queries, fetched in chunks whose neighbour lists fit the memory budget. Returns values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
+        get full ball queries, fetched in chunks whose neighbour lists fit the memory budget. Returns
+        values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
         n_q, s, dev = zc.shape[0], self.merged.log_w.shape[1], self.device
         vals = torch.empty(n_q, s, dtype=torch.float64, device=dev)
         above, eps = torch.empty_like(vals), torch.empty(n_q, 1, dtype=torch.float64, device=dev)
