@@ -3,7 +3,8 @@
     python -m experiments.validate [--reps 500] [--out docs] [--quick] [--threads 1]
 
 Each finished case is kept in ``runs/validate/`` (``--cache``): an interrupted run, started again with the
-same settings, resumes where it stopped.
+same settings, resumes where it stopped (delete the folder after changing an estimator: the cache knows the
+settings, not the code).
 
 Writes ``docs/validation.md``: for every case of the ground-truth suite (noisynet.validation), the mean
 estimate, bias, RMSE, mean interval width and the fraction of 95% intervals containing the truth over
@@ -69,7 +70,8 @@ COMPARISON = {
 
 class Cache:
     """Finished measurements of one validation run, one JSON file each, so that an interrupted run resumes
-    where it stopped (the key holds every setting that changes the result)."""
+    where it stopped. The key holds every setting that changes the result, not the code: after changing an
+    estimator, delete the folder."""
 
     def __init__(self, folder: Path | None):
         self.folder = folder
