@@ -46,7 +46,12 @@ def stratified_dof(values: torch.Tensor) -> float:
     """Welch-Satterthwaite degrees of freedom of :func:`stratified_se` for ``values`` (m, R), R >= 2:
     (sum_i v_i)^2 / sum_i (v_i^2 / (R - 1)) with v_i = s_i^2 / R. Between R - 1 (one stratum carries all
     the variance) and m (R - 1) (equal variances); a few noisy strata get Student's t quantiles that
-    account for it (Satterthwaite, Biometrics Bulletin 2(6), 1946)."""
+    account for it (Satterthwaite, Biometrics Bulletin 2(6), 1946).
+
+    Args: values, Tensor (m, R) float, per-unit estimates (nats), m strata of R units each.
+    Returns: float degrees of freedom (m (R - 1) when every stratum has zero variance).
+    Raises: ValueError when R < 2.
+    """
     m, r = values.shape
     if r < 2:
         raise ValueError(f"values: got R = {r} units per stratum, expected at least 2")

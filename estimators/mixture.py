@@ -378,13 +378,13 @@ class GaussianMixture:
         round-off, at most 2 gamma (||zc||^2 + ||rel||^2) / (2 beta^2) per exponent, joins the merge bound.
         Returns (values, above, eps) in the order of the queries."""
         n_comp, s, dev = self.merged.comp.shape[0], self.merged.log_w.shape[1], self.device
-        b, n_own, width = g.numel(), own.numel(), lists.shape[1]
+        b, n_own, slots = g.numel(), own.numel(), lists.shape[1]
         found = lists < n_comp
         counts = torch.bincount(g, minlength=n_own)
         key = torch.ceil(torch.log2(counts.clamp_min(1).double())).long()
         n_found = found.sum(1)  # lists are sorted by distance: the found ones come first
         rank = torch.empty_like(key)
-        by_key = torch.argsort(key * (width + 1) + n_found)  # owners by bucket, then list length
+        by_key = torch.argsort(key * (slots + 1) + n_found)  # owners by bucket, then list length
         rank[by_key] = torch.arange(n_own, device=dev)
         order = torch.argsort(rank[g], stable=True)  # queries by their owner's rank
         q_first = torch.cumsum(counts[by_key], 0) - counts[by_key]  # first query (in order) of each rank

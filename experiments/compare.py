@@ -62,7 +62,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from estimators import clustering, similarity
-from experiments import threads
+from experiments import arguments, threads
 from experiments.compare_figures import (
     DET,
     all_figures,
@@ -132,9 +132,7 @@ def configure(args: argparse.Namespace) -> argparse.Namespace:
             setattr(args, k, v)
     if args.n_test is None and args.dataset != "szt":
         args.n_test = CNN[args.dataset]["n_test"]
-    for name in ("epochs", "batch_size", "n_query", "n_mc", "max_sp_dim"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    arguments.at_least_one(args, ("epochs", "batch_size", "n_query", "n_mc", "max_sp_dim"))
     if args.replicas < 8:
         raise SystemExit(f"--replicas: got {args.replicas}, expected >= 8 (nested-replica bias diagnostic)")
     if not all(b > 0 and math.isfinite(b) for b in args.betas) or len(set(args.betas)) != len(args.betas):

@@ -45,7 +45,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from estimators.baselines import transfer_entropy  # noqa: E402
-from experiments import plotting, summary  # noqa: E402
+from experiments import arguments, plotting, summary  # noqa: E402
 from experiments.compare_report import (  # noqa: E402,F401
     QUANTITIES,
     final_table,
@@ -137,18 +137,11 @@ def _append_new(run: Run, rows: list[dict]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> Path:
     args = parser().parse_args(argv)
-    for name in ("epochs", "n_query", "n_mc", "batch_size", "inputs", "renyi_m", "ksg_k", "n_bins", "threads"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    arguments.at_least_one(args, ("epochs", "n_query", "n_mc", "batch_size", "inputs", "renyi_m", "ksg_k", "n_bins",
+                                  "threads"))
     if args.measure < 2:
         raise SystemExit(f"--measure: got {args.measure}, expected >= 2 (epoch 0 and the last)")
-    if not (args.beta > 0 and math.isfinite(args.beta)):
-        raise SystemExit(f"--beta: got {args.beta}, expected a noise standard deviation > 0")
-    if min(args.replicas, args.min_replicas) < 8:
-        raise SystemExit(f"--replicas, --min-replicas: got {args.replicas}, {args.min_replicas}; expected >= 8 "
-                         "(nested-replica bias diagnostic)")
-    if args.target_half_width < 0:
-        raise SystemExit(f"--target-half-width: got {args.target_half_width}, expected >= 0")
+    arguments.sp_settings(args)
     if not 2 <= args.inputs <= 4096:
         raise SystemExit(f"--inputs: got {args.inputs}, expected 2 .. 4096")
     if args.ksg_replicas <= args.ksg_k:

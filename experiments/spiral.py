@@ -29,7 +29,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from experiments import plotting, summary, szt_figures, threads
+from experiments import arguments, plotting, summary, szt_figures, threads
 from experiments.loop import train_and_measure
 from experiments.runs import Run, log_schedule
 from noisynet.data.spiral import Spiral, make_spiral
@@ -72,20 +72,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def check(args: argparse.Namespace) -> None:
-    for name in ("epochs", "n_mc", "batch_size"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
+    arguments.at_least_one(args, ("epochs", "n_mc", "batch_size"))
     if args.measure < 2:
         raise SystemExit(f"--measure: got {args.measure}, expected >= 2")
-    if not (args.beta > 0 and math.isfinite(args.beta)):
-        raise SystemExit(f"--beta: got {args.beta}, expected a noise standard deviation > 0")
-    if min(args.replicas, args.min_replicas) < 8:
-        raise SystemExit(f"--replicas, --min-replicas: got {args.replicas}, {args.min_replicas}; expected >= 8 "
-                         "(nested-replica bias diagnostic)")
+    arguments.sp_settings(args)
     if args.n_query < 2:
         raise SystemExit(f"--n-query: got {args.n_query}, expected >= 2 (used up to R / 4 at each R)")
-    if args.target_half_width < 0:
-        raise SystemExit(f"--target-half-width: got {args.target_half_width}, expected >= 0")
     if not args.hidden or min(args.hidden) < 1:
         raise SystemExit(f"--hidden: got {args.hidden}, expected widths >= 1")
 
@@ -105,11 +97,7 @@ def plot_data(data: Spiral, path: Path, title: str) -> Path:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(True, alpha=0.25)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return plotting.save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> Run:

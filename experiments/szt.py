@@ -17,7 +17,7 @@ import argparse
 import math
 import time
 
-from experiments import plotting, summary, szt_figures, threads
+from experiments import arguments, plotting, summary, szt_figures, threads
 from experiments.loop import train_and_measure
 from experiments.runs import Run, log_schedule
 from noisynet.data import load_szt
@@ -57,16 +57,8 @@ def parser(description: str = __doc__) -> argparse.ArgumentParser:
 
 
 def check(args: argparse.Namespace) -> None:
-    for name in ("epochs", "replicas", "n_query", "n_mc", "batch_size"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected >= 1")
-    if not (args.beta > 0 and math.isfinite(args.beta)):
-        raise SystemExit(f"--beta: got {args.beta}, expected a noise standard deviation > 0")
-    if min(args.replicas, args.min_replicas) < 8:
-        raise SystemExit(f"--replicas, --min-replicas: got {args.replicas}, {args.min_replicas}; expected >= 8 "
-                         "(nested-replica bias diagnostic)")
-    if args.target_half_width < 0:
-        raise SystemExit(f"--target-half-width: got {args.target_half_width}, expected >= 0")
+    arguments.at_least_one(args, ("epochs", "replicas", "n_query", "n_mc", "batch_size"))
+    arguments.sp_settings(args)
 
 
 def main(argv: list[str] | None = None, *, after_step=None, experiment: str = "szt",
