@@ -8,6 +8,8 @@ can be called on any array of samples. Everything is in nats unless a result is 
 from estimators.estimate import Estimate
 from estimators.mixture import GaussianMixture
 from estimators.sp import sp_entropy
-from estimators.sp_mi import SPInformation, sp_mutual_information
+from estimators.protocol import Estimator, LayerData, MIEstimate
+from estimators.sp_mi import SP, sp_mutual_information
 
-__all__ = ["Estimate", "GaussianMixture", "SPInformation", "sp_entropy", "sp_mutual_information"]
+__all__ = ["Estimate", "Estimator", "GaussianMixture", "LayerData", "MIEstimate", "SP", "sp_entropy",
+           "sp_mutual_information"]

@@ -22,21 +22,9 @@ from estimators import checks
 from estimators.convergence import nested_diagnostic, stratified_dof, stratified_se
 from estimators.estimate import Estimate, z_value
 from estimators.mixture import GaussianMixture
+from estimators.protocol import Estimator, LayerData, MIEstimate
 from estimators.sp import gaussian_max_entropy
 from estimators.stratified import draw_blocks, gaussian_noise_entropy
-
-
-@dataclass(frozen=True)
-class SPInformation:
-    """The SP estimates of one layer, all in nats.
-
-    i_xt = h_t - h_t_given_x and i_ty = h_t - h_t_given_y (None without labels), value for value."""
-
-    i_xt: Estimate
-    i_ty: Estimate | None
-    h_t: Estimate
-    h_t_given_x: Estimate
-    h_t_given_y: Estimate | None
 
 
 def _conditional_neg_log_g(c: torch.Tensor, q: torch.Tensor, beta: float, sizes: tuple[int, ...]) -> torch.Tensor:
@@ -64,7 +52,7 @@ def sp_mutual_information(
     tol: float = 1e-3,
     memory_mb: float = 256.0,
     device: torch.device | str | None = None,
-) -> SPInformation:
+) -> MIEstimate:
     """SP estimates of I(X;T) and I(T;Y) for T = S + Z, Z ~ N(0, beta^2 I), X uniform on m inputs.
 
     Every term is the entropy of a Gaussian mixture on R replicas per input (pooled: all m R; conditional:
@@ -92,7 +80,9 @@ def sp_mutual_information(
         device: where to evaluate (CPU by default).
 
     Returns:
-        SPInformation of Estimates (nats). Intervals account for Monte Carlo and replica-sampling error
+        :class:`MIEstimate` (estimator "sp") of Estimates in nats: ``i_xt``, ``i_ty`` (None without labels)
+        and ``terms`` "h_t", "h_t_given_x", "h_t_given_y" (i_xt = h_t - h_t_given_x and i_ty = h_t -
+        h_t_given_y, value for value). Intervals account for Monte Carlo and replica-sampling error
         (stratified standard error over the query units of each input), the truncation/merge bounds, and the
         plug-in bias through the nested-replica diagnostic (R/4, R/2, R; needs R >= 8 where replicas
         differ), whose outcome is in ``diagnostics`` ("converged", "drift"). Values are not clipped to the
@@ -239,4 +229,25 @@ def sp_mutual_information(
         # I(T;Y) = h(T) - h(T|Y): the pooled term's error enters with +, the class term's with -
         i_ty = estimate(a_pool - a_cls, var_y, "sp I(T;Y)", (0.0, h_y),
                         lo_p + float(bnd[3]) / n_q, hi_p + float(bnd[2]) / n_q, vb_y)
-    return SPInformation(i_xt, i_ty, h_t, h_tx, h_ty)
+    terms = {"h_t": h_t, "h_t_given_x": h_tx} | ({"h_t_given_y": h_ty} if h_ty is not None else {})
+    return MIEstimate(i_xt, i_ty, "sp", params=dict(common["params"], n_mc=n_mc, level=level),
+                      reasons={} if i_ty is not None else {"I_TY": "no labels given"}, terms=terms)
+
+
+@dataclass(frozen=True)
+class SP(Estimator):
+    """The sample-propagation estimator (Goldfeld et al., ICML 2019, section 4) in the estimator protocol:
+    :func:`sp_mutual_information` of ``layer.samples`` (m, R, d), ``layer.beta`` and ``layer.labels``, with
+    these hyperparameters (see that function for each)."""
+
+    n_mc: int = 4
+    n_query: int | None = None
+    min_draws: int = 2048
+    level: float = 0.95
+    tol: float = 1e-3
+    name = "sp"
+
+    def __call__(self, layer: LayerData, *, generator=None) -> MIEstimate:
+        return sp_mutual_information(layer.samples, layer.beta, layer.labels, n_mc=self.n_mc,
+                                     n_query=self.n_query, min_draws=self.min_draws, generator=generator,
+                                     level=self.level, tol=self.tol)

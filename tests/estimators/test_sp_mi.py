@@ -72,7 +72,7 @@ def test_spread_replicas_converge_and_cover():
     # the conditional entropy itself is under-sampled (R = 32 in 2-D at spread 2 beta): biased down, and
     # its nested-replica allowance widens its interval up to the truth, h of N(0, 5 beta^2 I_2)
     truth = math.log(2 * math.pi * math.e * 5 * beta**2)
-    h = info.h_t_given_x
+    h = info.terms["h_t_given_x"]
     assert h.value < truth - 0.05 and h.diagnostics["drift"] > 0
     assert h.ci_low <= truth <= h.ci_high
 

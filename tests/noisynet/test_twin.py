@@ -78,7 +78,7 @@ def test_sample_propagation_matches_the_exact_two_layer_information():
     assert info.i_xt.ci_low - err <= truth.i_xt.value <= info.i_xt.ci_high + err
     assert info.i_xt.half_width < 0.1
     h_cond = float(np.mean([t.value for t in truth.h_t2_given_x]))
-    assert info.h_t_given_x.ci_low <= h_cond <= info.h_t_given_x.ci_high
+    assert info.terms["h_t_given_x"].ci_low <= h_cond <= info.terms["h_t_given_x"].ci_high
 
 
 @pytest.mark.parametrize("beta", [0.0, -0.1, math.inf, {"1": 0.1}])
