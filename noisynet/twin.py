@@ -1,21 +1,25 @@
-"""The noisy twin of a deterministic network (REFERENCE.md section 2; Goldfeld et al., ICML 2019, section 3).
+"""The noisy twin of a deterministic network (docs/theory.md, section 2; Goldfeld et al., ICML 2019, section 3).
 
 For chosen hidden layers with (pre-noise) output S_l, the twin outputs T_l = S_l + Z_l, Z_l ~ N(0, beta^2 I),
 independent across layers and inputs. The noise is a Pyro sample site per layer,
 
     pyro.sample("T<l>", Normal(S_l, beta).to_event(k)),
 
-inserted by forward hooks on the wrapped module, so a ``pyro.poutine.trace`` of one forward pass exposes
-S_l (the site's ``fn.base_dist.loc``) and T_l (its value) by name, and effect handlers change the noise
-without touching the network: :class:`NoiseOff` gives the deterministic network with the same weights,
-:class:`SeededNoise` draws the noise from a torch.Generator, ``pyro.poutine.condition`` fixes a layer.
-Training and measuring use this one forward definition.
+inserted by forward hooks on the wrapped module **only while the twin runs**: the hooks are registered at
+the start of the twin's forward pass and removed at its end (also when it raises), so the wrapped model
+computes exactly what it computed before, and several twins of one model (a beta sweep) coexist and run
+interleaved. A ``pyro.poutine.trace`` of one forward pass exposes S_l (the site's ``fn.base_dist.loc``) and
+T_l (its value) by name, and effect handlers change the noise without touching the network:
+:class:`NoiseOff` gives the deterministic network with the same weights, :class:`SeededNoise` draws the
+noise from a torch.Generator, ``pyro.poutine.condition`` fixes a layer. Training and measuring use this one
+forward definition.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Iterator, Mapping, Sequence
 
 import pyro
@@ -57,6 +61,17 @@ class SeededNoise(Messenger):
             msg["value"] = base.loc + base.scale * z.to(base.loc.device)
 
 
+def _noise_std(beta) -> float:
+    """beta as a float: a finite number > 0 whose square and inverse square are finite floats."""
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
+        raise TypeError(f"beta: got {beta!r}, expected a noise standard deviation (a number > 0)")
+    b = float(beta)
+    if not (b > 0 and math.isfinite(b) and 0.0 < b * b < math.inf and math.isfinite(1.0 / (b * b))):
+        raise ValueError(f"beta: got {beta!r}, expected a finite noise standard deviation > 0 (with beta^2 and "
+                         "1/beta^2 representable: about 1e-154 < beta < 1e154)")
+    return b
+
+
 class NoisyTwin(nn.Module):
     """A deterministic ``nn.Module`` with Gaussian noise of std beta added after each chosen layer.
 
@@ -70,15 +85,35 @@ class NoisyTwin(nn.Module):
 
     Sites are named "T1", "T2", ... in the order of ``layers``; ``site_names`` and ``layer_names`` map
     them. Calling the twin samples the noise from torch's global RNG (what Pyro does); use
-    :meth:`deterministic` for noise off and :meth:`propagate` for seeded sample propagation.
+    :meth:`deterministic` for noise off and :meth:`propagate` for seeded sample propagation. The wrapped
+    model is left alone: the noise sites exist only during the twin's own forward pass (the model must not
+    be run by another thread at the same time as a twin of it).
 
     Raises:
-        ValueError: beta <= 0 (or a mapping missing a layer), a name that is not a submodule, no activation
-            modules to default to.
+        ValueError: beta not a finite number > 0 with a finite 1/beta^2 (or a mapping missing a layer), a
+            name that is not a submodule, no activation modules to default to.
+        TypeError: model not an nn.Module, beta not a number (a bool included) or mapping.
+
+    Examples:
+        >>> import torch
+        >>> from noisynet import NoisyTwin, mlp
+        >>> model = mlp((12, 10, 7, 2), "tanh", seed=0)
+        >>> twin = NoisyTwin(model, beta=0.01)
+        >>> twin.site_names, twin.layer_names
+        (['T1', 'T2'], ['1', '3'])
+        >>> x = torch.zeros(5, 12)
+        >>> before = model(x)
+        >>> noisy = twin(x)  # noise of std 0.01 after each hidden layer
+        >>> torch.equal(model(x), before)  # the model itself is unchanged
+        True
+        >>> twin.propagate(x, replicas=4, generator=0)["T2"].shape  # (m, R, d_l)
+        torch.Size([5, 4, 7])
     """
 
     def __init__(self, model: nn.Module, beta: float | Mapping[str, float], layers: Sequence[str] | None = None):
         super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: got {type(model).__name__}, expected a torch.nn.Module")
         self.model = model
         modules = dict(model.named_modules())
         if layers is None:
@@ -94,17 +129,11 @@ class NoisyTwin(nn.Module):
             missing = [n for n in self.layer_names if n not in beta]
             if missing:
                 raise ValueError(f"beta: no value for layers {missing}")
-            betas = [float(beta[n]) for n in self.layer_names]
+            betas = [beta[n] for n in self.layer_names]
         else:
-            betas = [float(beta)] * len(self.layer_names)
-        for b in betas:
-            if not (b > 0 and math.isfinite(b)):
-                raise ValueError(f"beta: got {b!r}, expected a finite noise standard deviation > 0")
-        self.betas = dict(zip(self.site_names, betas))
-        self._hooks = [
-            modules[name].register_forward_hook(self._hook(site))
-            for name, site in zip(self.layer_names, self.site_names)
-        ]
+            betas = [beta] * len(self.layer_names)
+        self.betas = dict(zip(self.site_names, (_noise_std(b) for b in betas)))
+        self._modules_by_site = {site: modules[name] for name, site in zip(self.layer_names, self.site_names)}
 
     def _hook(self, site: str):
         def hook(module, inputs, output):
@@ -116,9 +145,23 @@ class NoisyTwin(nn.Module):
 
         return hook
 
+    @contextlib.contextmanager
+    def _noise_sites(self) -> Iterator[None]:
+        """The twin's forward hooks on the model, for the duration of the block (removed on exit)."""
+        handles = []
+        try:
+            for site, module in self._modules_by_site.items():
+                handles.append(module.register_forward_hook(self._hook(site)))
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of the noisy twin for a batch x (batch first); noise from torch's global RNG."""
-        return self.model(x)
+        """Logits of the noisy twin for a batch x (batch first); noise from torch's global RNG (or the
+        active effect handler)."""
+        with self._noise_sites():
+            return self.model(x)
 
     @contextlib.contextmanager
     def deterministic(self) -> Iterator[None]:
@@ -132,13 +175,27 @@ class NoisyTwin(nn.Module):
             SeededNoise(self.site_names, generator) if generator is not None else contextlib.nullcontext()
         )
         with handler:
-            return pyro.poutine.trace(self.model).get_trace(x)
+            return pyro.poutine.trace(self.forward).get_trace(x)
+
+    def _check_input(self, x) -> None:
+        """ValueError / TypeError naming ``x`` where the model could not take it as a batch."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x: got {type(x).__name__}, expected a torch.Tensor (batch first)")
+        if x.dim() < 1 or x.shape[0] < 1:
+            raise ValueError(f"x: got shape {tuple(x.shape)}, expected (m, ...) with m >= 1 inputs")
+        if x.device.type == "meta":
+            raise ValueError("x: got a tensor on the meta device (no data), expected a real device")
+        param = next(self.model.parameters(), None)
+        if param is not None and x.is_floating_point() and x.dtype != param.dtype:
+            raise ValueError(f"x: got dtype {x.dtype}, expected the model's dtype {param.dtype} "
+                             f"(convert with x.to({param.dtype}) or the model with model.to({x.dtype}))")
 
     @torch.no_grad()
     def representations(self, x: torch.Tensor, *, noise: bool = False, generator: torch.Generator | None = None,
                         chunk: int = 8192) -> dict[str, torch.Tensor]:
         """Per site, S_l (noise=False: the deterministic network's layer outputs) of shape (m, d_l), float32,
         flattened after the batch dimension; with noise=True, the pre-noise S_l of one noisy pass."""
+        self._check_input(x)
         out: dict[str, list[torch.Tensor]] = {s: [] for s in self.site_names}
         for a in range(0, x.shape[0], chunk):
             tr = self.trace(x[a : a + chunk], noise=noise, generator=generator)
@@ -163,8 +220,10 @@ class NoisyTwin(nn.Module):
             S_1 is the same for all replicas (no noise reaches it); deeper S_l differ.
 
         Raises:
-            ValueError: replicas < 1 or an unknown site.
+            ValueError: replicas < 1, an unknown site, x not a tensor with a batch dimension on a real device
+                with the model's floating dtype.
         """
+        self._check_input(x)
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
             raise ValueError(f"replicas: got {replicas!r}, expected an integer >= 1")
         sites = list(self.site_names if sites is None else sites)

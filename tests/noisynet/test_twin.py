@@ -97,3 +97,63 @@ def test_bad_layers_and_replicas():
         twin.propagate(torch.zeros(3, 2), 0)
     with pytest.raises(ValueError, match="^sites"):
         twin.propagate(torch.zeros(3, 2), 2, sites=["T9"])
+
+
+def test_a_twin_leaves_the_model_alone():
+    """model(x) is bit-identical before a twin exists, after building one, and after running it (noisy,
+    traced, propagated, deterministic); the model carries no hooks afterwards."""
+    model = mlp((12, 10, 7, 5, 2), "tanh", seed=3)
+    x = torch.randn(64, 12, generator=torch.Generator().manual_seed(0))
+    before = model(x).detach().clone()
+    twin = NoisyTwin(model, 0.1)
+    assert torch.equal(model(x), before)
+    noisy = twin(x)
+    assert not torch.equal(noisy, before)  # the twin itself is noisy
+    twin.trace(x, generator=torch.Generator().manual_seed(1))
+    twin.propagate(x, 3, generator=0)
+    with twin.deterministic():
+        assert torch.equal(twin(x), before)  # noise off = the deterministic network
+    assert torch.equal(model(x), before)
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_a_twin_removes_its_sites_when_the_forward_raises():
+    model = mlp((3, 4, 2), "tanh", seed=0)
+    twin = NoisyTwin(model, 0.1)
+    with pytest.raises(RuntimeError):
+        twin(torch.zeros(2, 5))  # wrong width: the model raises inside the twin's forward
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_two_twins_of_one_model_run_interleaved_with_their_own_beta():
+    """A beta sweep on one model: each twin's noise has its own std (not stacked: std 0.5 stays 0.5, the
+    stacked noise of two twins would have std sqrt(0.5^2 + 0.01^2) in a second pass, or 0.5 * sqrt 2)."""
+    model = mlp((3, 4, 4, 2), "tanh", seed=1)
+    small, large = NoisyTwin(model, 0.01), NoisyTwin(model, 0.5)
+    x = torch.randn(20000, 3, generator=torch.Generator().manual_seed(0))
+    s1 = torch.tanh(x @ model[0].weight.detach().T + model[0].bias.detach())
+    for twin, beta in [(small, 0.01), (large, 0.5), (small, 0.01), (large, 0.5)]:
+        tr = twin.trace(x, generator=torch.Generator().manual_seed(2))
+        assert torch.equal(tr.nodes["T1"]["fn"].base_dist.loc, s1)  # one site, on the model's own S_1
+        z = (tr.nodes["T1"]["value"] - s1).detach()
+        # std of 80000 N(0, beta^2) draws: within 1.5% of beta (about 6 standard errors)
+        assert abs(float(z.std()) / beta - 1.0) < 0.015
+    assert small.propagate(x[:5], 2, generator=0)["T2"].shape == (5, 2, 4)
+    assert large.propagate(x[:5], 2, generator=0)["T2"].shape == (5, 2, 4)
+
+
+@pytest.mark.parametrize("beta, error", [(True, TypeError), ("0.1", TypeError), (1e-300, ValueError),
+                                         (1e300, ValueError), (math.nan, ValueError)])
+def test_beta_must_be_a_usable_standard_deviation(beta, error):
+    with pytest.raises(error, match="^beta"):
+        NoisyTwin(mlp((2, 3, 2), "tanh"), beta)
+
+
+@pytest.mark.parametrize("x", [torch.zeros(3, 2, dtype=torch.float64), torch.zeros(3, 2, device="meta"),
+                               torch.zeros(0, 2), [[0.0, 0.0]]])
+def test_propagate_names_x_when_the_model_cannot_take_it(x):
+    twin = NoisyTwin(mlp((2, 3, 3, 2), "tanh"), 0.1)
+    with pytest.raises((ValueError, TypeError), match="^x"):
+        twin.propagate(x, 2)
+    with pytest.raises((ValueError, TypeError), match="^x"):
+        twin.representations(x)
