@@ -1,4 +1,4 @@
-"""Clustering diagnostics: the geometric reading of compression (REFERENCE.md section 7).
+"""Clustering diagnostics: the geometric reading of compression (docs/theory.md, section 7).
 
 Goldfeld et al., *Estimating Information Flow in Deep Neural Networks* (ICML 2019) show that I(X;T_l) of a
 noisy twin falls when representations of different inputs cluster within a few beta. These functions
@@ -27,7 +27,7 @@ from scipy.spatial.distance import pdist
 from estimators import checks
 
 DEFAULT_DELTAS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-"""Bin sides (Delta) a caller sweeps by default: REFERENCE.md section 7 asks for 1e-4 .. 1e-1."""
+"""Bin sides (Delta) a caller sweeps by default: 1e-4 .. 1e-1 (docs/theory.md, section 7)."""
 
 
 def _points(t: Any, name: str = "t", min_rows: int = 1) -> np.ndarray:
@@ -57,7 +57,7 @@ def binned_entropy(t: Any, delta: Any, *, low: Any = None) -> float | dict[float
     Each coordinate is quantised into cells of side ``delta``: row i goes to the cell
     ``floor((t[i] - low) / delta)`` (an integer vector), and the m rows are the m equally likely inputs, so
     H = -sum_c (n_c/m) ln(n_c/m) over occupied cells c. For a deterministic network this is I(X; Bin(T_l)),
-    which lies in [0, ln m] and measures clustering at scale delta (REFERENCE.md sections 1 and 7;
+    which lies in [0, ln m] and measures clustering at scale delta (docs/theory.md, sections 1 and 7;
     Shwartz-Ziv & Tishby 2017, who bin each neuron into 30 equal bins on [-1, 1]; Goldfeld et al. ICML 2019).
 
     Args:
@@ -113,7 +113,7 @@ def class_distance_ratio(t: Any, labels: Any, *, max_points: int = 2000, seed: i
 
     Both means run over unordered pairs {i, j} of distinct inputs (i != j), computed exactly with
     ``scipy.spatial.distance.pdist``. Near 0 when classes form tight, distant clusters; near 1 when labels
-    carry no geometric structure (REFERENCE.md section 7; Goldfeld et al. ICML 2019, compression as clustering).
+    carry no geometric structure (docs/theory.md, section 7; Goldfeld et al. ICML 2019, compression as clustering).
 
     When m > ``max_points`` the ratio is computed on a uniform random subsample of ``max_points`` rows drawn
     WITHOUT replacement by ``numpy.random.default_rng(seed)``: an estimate, deterministic for a given seed.
@@ -150,7 +150,7 @@ def silhouette(t: Any, labels: Any, *, max_points: int = 2000, seed: int = 0) ->
     """Mean silhouette coefficient of the rows of ``t`` under ``labels`` (Euclidean), in [-1, 1].
 
     Computed with ``sklearn.metrics.silhouette_score``. Near 1 for tight, well-separated classes, near 0
-    for no class structure (REFERENCE.md section 7; Goldfeld et al. ICML 2019). When m > ``max_points``
+    for no class structure (docs/theory.md, section 7; Goldfeld et al. ICML 2019). When m > ``max_points``
     it is computed on the same seeded subsample WITHOUT replacement as :func:`class_distance_ratio`
     (numpy ``default_rng(seed)``), so the two diagnostics see the same points; deterministic per seed.
 
@@ -193,7 +193,7 @@ def n_clusters(t: Any, eps: Any) -> int | dict[float, int]:
     i and j when ||t_i - t_j|| <= eps (Euclidean).
 
     Edges from ``scipy.spatial.cKDTree.query_pairs(eps)``, components from
-    ``scipy.sparse.csgraph.connected_components`` (REFERENCE.md section 7; Goldfeld et al. ICML 2019).
+    ``scipy.sparse.csgraph.connected_components`` (docs/theory.md, section 7; Goldfeld et al. ICML 2019).
     Memory grows with the number of pairs within eps (up to m(m-1)/2 at a large eps).
 
     Args:
@@ -226,7 +226,7 @@ def cosine_similarity_matrix(t: Any, labels: Any) -> tuple[np.ndarray, np.ndarra
 
     ``order = argsort(labels, stable)``; ``matrix[a, b] = cos(t[order[a]], t[order[b]])``, so inputs of a
     class form a contiguous block and keep their original order within it. Class structure shows as
-    bright diagonal blocks (REFERENCE.md section 7; Goldfeld et al. ICML 2019, MNIST experiments).
+    bright diagonal blocks (docs/theory.md, section 7; Goldfeld et al. ICML 2019, MNIST experiments).
 
     Args:
         t: Tensor or array (m, d), real, with no zero row.

@@ -1,6 +1,6 @@
 """Sampling error of SP estimates and the nested-subsample diagnostic of their plug-in bias.
 
-REFERENCE.md section 6. Per-unit values come as a table of shape (m, U): m strata (the inputs x_i, whose law
+docs/theory.md, section 6. Per-unit values come as a table of shape (m, U): m strata (the inputs x_i, whose law
 is known exactly) and U i.i.d. units in each (replicas of S_l given x_i that own Monte Carlo queries; for
 an i.i.d. sample of a single law, m = 1). A unit's value is its Monte Carlo average of -ln g (or a difference
 of such averages). To first order the estimate is the mean of these values and its fluctuation is their
@@ -8,7 +8,7 @@ mean's fluctuation (the influence function of h(P * N) at s is -E ln p(s + Z) - 
 g only at second order), so the stratified standard error below accounts for the Monte Carlo error and the
 sampling error together.
 
-The plug-in bias: E h(P_n * N) <= h(P * N) (REFERENCE.md section 4). It is diagnosed by recomputing the
+The plug-in bias: E h(P_n * N) <= h(P * N) (docs/theory.md, section 4). It is diagnosed by recomputing the
 estimate with the mixtures of the first R/4 and R/2 replicas of every stratum, at the same query units and
 the same Monte Carlo draws (common random numbers, so the increments carry little noise). With
 D1 = v(R/2) - v(R/4) and D2 = v(R) - v(R/2):

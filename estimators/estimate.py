@@ -8,7 +8,7 @@ parts that are kept apart so that arithmetic on estimates stays honest:
   approximation error: truncation of a mixture, a merge of centres, an unconverged sample size). The
   interval is ``[value - z * std_error - margin_low, value + z * std_error + margin_high]``.
 
-``var_bound`` is a rigorous bound on the Monte Carlo variance (REFERENCE.md section 5, Gaussian Poincare
+``var_bound`` is a rigorous bound on the Monte Carlo variance (docs/theory.md, section 5, Gaussian Poincare
 inequality); :meth:`Estimate.rigorous_interval` turns it into a Chebyshev interval that needs no normal
 approximation.
 """

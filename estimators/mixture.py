@@ -1,7 +1,7 @@
 """Log-density of an isotropic Gaussian mixture at points drawn around its own centres, exact to a stated
 tolerance.
 
-The SP estimator (REFERENCE.md sections 4-5) evaluates
+The SP estimator (docs/theory.md, sections 4-5 and 10) evaluates
 
     ln g(q) = LSE_k( ln w_k - ||q - c_k||^2 / (2 beta^2) ) - (d/2) ln(2 pi beta^2)
 

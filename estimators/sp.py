@@ -2,8 +2,9 @@
 
 Goldfeld et al., "Estimating Information Flow in Deep Neural Networks", ICML 2019 (arXiv 1810.05728),
 section 4, and Goldfeld, Greenewald, Polyanskiy, arXiv 1810.11589: h(P * N(0, beta^2 I)) is estimated by
-h(P_n * N(0, beta^2 I)), the entropy of the Gaussian mixture centred on the samples (REFERENCE.md sections
-4-6), computed by stratified Monte Carlo with an exact-to-tolerance mixture log-density.
+h(P_n * N(0, beta^2 I)), the entropy of the Gaussian mixture centred on the samples
+(docs/theory.md, sections 4-6 and 10), computed by stratified Monte Carlo with an exact-to-tolerance mixture
+log-density.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def sp_entropy(
 ) -> Estimate:
     """SP estimate of h(S + Z), Z ~ N(0, beta^2 I_d) independent of S, from samples of S.
 
-    The value is the stratified Monte Carlo estimate of h(P_n * N(0, beta^2 I)) (REFERENCE.md eq. of
+    The value is the stratified Monte Carlo estimate of h(P_n * N(0, beta^2 I)) (docs/theory.md,
     section 5): for each centre s_i, n_mc draws z_ij and h = -(1/(n n_mc)) sum_ij ln g(s_i + z_ij), with
     ln g evaluated by :class:`estimators.mixture.GaussianMixture` (log-sum-exp over all components, or a
     truncation and merge whose error is bounded per point and added to the interval), accumulated in
@@ -84,7 +85,7 @@ def sp_entropy(
         merge bounds and, for sampled data, the nested-subsample bias allowance; each margin is at least
         ``tol``, the resolution of the estimate (a few thousand draws never see events rarer than about
         1/draws: measured, a 6.6e-5-nat overlap of well separated atoms 6 beta out). Always
-        h(Z) <= h(P_n * N) <= h(Z) + ln n (REFERENCE.md section 4).
+        h(Z) <= h(P_n * N) <= h(Z) + ln n (docs/theory.md, section 4).
 
     Raises:
         ValueError: samples not (n, d) or with NaN/inf; n < 8 for sampled data (the bias diagnostic needs

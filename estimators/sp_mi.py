@@ -1,6 +1,6 @@
 """I(X;T) and I(T;Y) of a noisy layer by sample propagation.
 
-Goldfeld et al., ICML 2019 (arXiv 1810.05728), section 4; REFERENCE.md sections 3-6:
+Goldfeld et al., ICML 2019 (arXiv 1810.05728), section 4; docs/theory.md, sections 3-6:
 
     I(X;T) = h(T) - (1/m) sum_i h(T | X = x_i),     I(T;Y) = h(T) - sum_y p(y) h(T | Y = y),
 
@@ -174,7 +174,7 @@ def sp_mutual_information(
               "params": {"beta": beta, "tol": tol, "m": m, "R": R, "n_query": U}}
     meta = {"engine": pooled.describe(), "closed_form_inputs": int(coincident.sum()), "m": m, "R": R}
 
-    # rigorous Monte Carlo variance bounds (REFERENCE.md section 5): the gradient of z -> ln g(s + z) is at
+    # rigorous Monte Carlo variance bounds (docs/theory.md, section 5): the gradient of z -> ln g(s + z) is at
     # most (||z|| + D) / beta^2, D the largest distance from s to a centre of the mixture, so a difference
     # of two such terms has per-draw variance at most (2 sqrt(d) + (D_1 + D_2) / beta)^2
     flat = x.reshape(m * R, d)

@@ -1,4 +1,4 @@
-"""Stratified Monte Carlo for the SP estimator (REFERENCE.md section 5): every centre gets exactly n_MC noise
+"""Stratified Monte Carlo for the SP estimator (docs/theory.md, section 5): every centre gets exactly n_MC noise
 draws, so that the average of -ln g over all draws is unbiased for h(P_n * N) given the centres."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def gaussian_noise_entropy(d: int, beta: float) -> float:
 def poincare_var_bound(centres: torch.Tensor, weights: torch.Tensor, beta: float, n_mc: int) -> float:
     """Rigorous bound on the Monte Carlo variance of the stratified SP estimate given the centres.
 
-    REFERENCE.md section 5 (Gaussian Poincare inequality for z -> ln g(s_i + z), whose gradient norm is at
+    docs/theory.md, section 5 (Gaussian Poincare inequality for z -> ln g(s_i + z), whose gradient norm is at
     most (||z|| + D_i) / beta^2 with D_i = max_k ||s_i - s_k||):
     Var <= sum_i w_i^2 (sqrt(d) + D_i / beta)^2 / n_mc, using D_i <= ||s_i - c|| + max_k ||s_k - c|| for
     the weighted mean c (triangle inequality), over the centres with positive weight.

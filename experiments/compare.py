@@ -1,5 +1,5 @@
 """Deterministic network versus its noisy twin, for a sweep of beta (Goldfeld et al., ICML 2019, sections 3
-and 6; REFERENCE.md sections 2, 7 and 8).
+and 6; docs/theory.md, sections 2, 7 and 8).
 
     python -m experiments.compare [--dataset szt|digits|mnist] [--betas 0.001 0.005 0.01 0.05 0.1]
                                   [--epochs N] [--seed 0] [--out runs] [--run-id ID] [--resume] ...
@@ -292,7 +292,7 @@ class Comparison:
         return rows
 
     def clustering_block(self, unit: str, site: str, t: torch.Tensor) -> list[dict]:
-        """Clustering measures of one layer's noise-off representation t (m, d) (REFERENCE.md section 7)."""
+        """Clustering measures of one layer's noise-off representation t (m, d) (docs/theory.md, section 7)."""
         b, y, m, d = self.beta_of(unit), self.setup.y_meas, t.shape[0], t.shape[1]
         net = DET if b is None else "noisy"
         base = {"epoch": self.epoch, "layer": site, "layer_dim": d, "n": m}

@@ -7,7 +7,7 @@ For each activation, trains the noisy twin of the 12-10-7-5-4-3-2 SZT network ex
 ``python -m experiments.szt`` does (same building blocks: Trainer, NoisyTwin, the train-and-measure loop
 with its SP rows and checkpoints; SP's R grows from 8 to at most 32 replicas per input here, 128 in szt, until
 both intervals are 0.1 nats narrow) and then, at the same measured epochs and on the same inputs (all 4096 by
-default, each once), applies every baseline of REFERENCE.md section 9 to every hidden layer
+default, each once), applies every baseline of docs/theory.md, section 9, to every hidden layer
 (:func:`experiments.estimator_truths.battery`): fixed binning (30 bins on [-1, 1] for tanh; on [0, the
 layer's maximum over all measured epochs] for ReLU; and a fixed bin width 2/30), adaptive equal-mass binning,
 the KDE upper/lower bounds with the twin's noise std beta and the adaptive-noise variant, KSG (and its

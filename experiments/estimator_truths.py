@@ -1,6 +1,6 @@
 """The estimator battery of ``python -m experiments.compare_estimators`` and its ground-truth suite.
 
-:func:`battery` applies every baseline of the information-plane literature (REFERENCE.md section 9) to one
+:func:`battery` applies every baseline of the information-plane literature (docs/theory.md, section 9) to one
 layer with one set of hyperparameters (:class:`BatterySettings`); the comparison run calls it on the SZT
 network's layers and :func:`truth_rows` calls it, unchanged, on cases whose I(X;T) is known
 (:func:`ground_truth_cases`): constellations T = s(X) + Z in 1-D and 2-D (separated, crossover, merged;

@@ -1,5 +1,5 @@
 """MNIST with a small CNN, deterministic and noisy for several beta (Goldfeld et al., ICML 2019, section 6;
-REFERENCE.md section 8).
+docs/theory.md, section 8).
 
     python -m experiments.mnist_cnn [--data-dir ../shared/data/mnist] [--dataset mnist|digits]
                                     [--betas 0.01 0.05 0.1 0.2] [--epochs 8] [--max-sp-dim 12] [--seed 0]

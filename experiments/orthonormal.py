@@ -1,5 +1,5 @@
 """SZT with orthonormal hidden weights: does compression go away when clustering cannot happen?
-(Goldfeld et al., ICML 2019, section 5; Cisse et al., ICML 2017; REFERENCE.md section 8.)
+(Goldfeld et al., ICML 2019, section 5; Cisse et al., ICML 2017; docs/theory.md, section 8.)
 
     python -m experiments.orthonormal [--alpha 0.01] [any experiments.szt option] [--no-baseline]
                                       [--threads 1] [--out runs] [--resume]

@@ -1,4 +1,4 @@
-"""The single noisy neuron (Goldfeld et al., ICML 2019, section 3 example; REFERENCE.md section 8).
+"""The single noisy neuron (Goldfeld et al., ICML 2019, section 3 example; docs/theory.md, section 8).
 
     python -m experiments.single_neuron [--betas 0.01 0.05 0.1] [--w-min 0.001] [--w-max 100] [--n-w 41]
                                         [--replicas 16] [--n-mc 512] [--seed 0] [--out runs] [--resume]

@@ -1,5 +1,5 @@
 """The spiral run: a small tanh MLP's noisy twin on a generated 2-D, 3-class spiral (Greenewald, Kingsbury,
-Yu, ISIT 2023; Goldfeld et al., ICML 2019, sections 4-5; REFERENCE.md section 8).
+Yu, ISIT 2023; Goldfeld et al., ICML 2019, sections 4-5; docs/theory.md, section 8).
 
     python -m experiments.spiral [--epochs 1500] [--measure 30] [--beta 0.05] [--m 600] [--arms 3]
                                  [--turns 1] [--noise 0.03] [--replicas 32] [--seed 0] [--threads 1]

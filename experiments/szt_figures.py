@@ -1,5 +1,5 @@
 """Figures of how a run's representations evolve, from its checkpoints and metrics.csv (Goldfeld et al.,
-ICML 2019, section 5: compression as clustering; REFERENCE.md section 7).
+ICML 2019, section 5: compression as clustering; docs/theory.md, section 7).
 
 * ``layer_scatter.png``: every hidden layer's deterministic representation (noise off) of all inputs,
   coloured by class, at four epochs (initialisation, early, middle, last on the log-spaced schedule);

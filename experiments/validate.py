@@ -249,7 +249,7 @@ Fitted slope of log RMSE against log n (the parametric rate is -0.5):
 Where SP wins and where it does not: on a discrete law (the atoms) and in low dimension, SP's error falls
 at least at the parametric rate and is the smallest of the three; the generic estimators pay for not knowing
 beta. In d = 10, n is far below e^d and SP's pooled mixture entropy is biased down by more than a nat
-(REFERENCE.md section 4), while KSG's error is an order of magnitude smaller: there SP is the wrong tool
+(docs/theory.md, sections 4 and 11), while KSG's error is an order of magnitude smaller: there SP is the wrong tool
 unless n grows, and its nested diagnostic says so (the d = 10 row of the coverage table: not converged, the
 interval widened to the a-priori bound, and covering).
 """

@@ -1,4 +1,4 @@
-"""A small four-layer CNN for the MNIST experiments of Goldfeld et al., ICML 2019 (section 6; REFERENCE.md
+"""A small four-layer CNN for the MNIST experiments of Goldfeld et al., ICML 2019 (section 6; docs/theory.md,
 section 8): two convolutional and two fully connected hidden layers, then the output logits.
 
     conv1 (k x k, "same") -> maxpool 2 -> act1 -> conv2 -> maxpool 2 -> act2 -> flatten

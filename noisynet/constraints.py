@@ -16,7 +16,7 @@ whose fixed points are 0 and 1; for 0 < alpha < 1 the fixed point 1 attracts (de
 s in (0, sqrt(1 + 1/alpha)), so repeated steps drive W W^T towards I (d_out <= d_in). With the spectral norm
 of every hidden layer held near 1, weights cannot grow, tanh units cannot saturate, and the clustering that
 makes I(X;T) fall (compression) is suppressed: Goldfeld et al., *Estimating Information Flow in Deep Neural
-Networks*, ICML 2019, section 5 (orthonormal weights); REFERENCE.md section 8.
+Networks*, ICML 2019, section 5 (orthonormal weights); docs/theory.md, section 8.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Quantization-aware training of the MLP, for exact information planes (Lorenzen, Igel & Nielsen, ICLR 2022,
-"Information Bottleneck: Exact Analysis of (Quantized) Neural Networks"; REFERENCE.md section 9).
+"Information Bottleneck: Exact Analysis of (Quantized) Neural Networks"; docs/theory.md, section 9).
 
 Every hidden activation is followed by a :class:`Quantize` module that maps it onto 2^b equally spaced levels
 of a range [low, high]. With the inputs X uniform over the m data points and the network evaluated with its

@@ -1,6 +1,6 @@
 """Training a noisy twin (noise on) and evaluating it (noise off, and on where asked).
 
-REFERENCE.md section 2: the twin is trained with the noise on; accuracy and loss are reported with the
+docs/theory.md, section 2: the twin is trained with the noise on; accuracy and loss are reported with the
 noise off (the deterministic network with the same weights). Everything random (batch order, training
 noise, evaluation noise) comes from generators seeded from one seed and saved in the state, so a run that
 is interrupted and resumed from a checkpoint continues exactly as it would have.

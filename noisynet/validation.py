@@ -4,7 +4,7 @@ estimator's intervals on them, and the comparison with generic estimators run on
 Each :class:`Case` draws fresh samples for one repetition and estimates with the SP estimator; the truth is
 computed once by :mod:`estimators.ground_truth` (closed forms, adaptive quadrature, converged deterministic
 rules), independently of the estimator. :func:`run_case` repeats a case and reports bias, RMSE, the mean
-interval width and the fraction of 95% intervals containing the truth (REFERENCE.md sections 4-6).
+interval width and the fraction of 95% intervals containing the truth (docs/theory.md, sections 4-6).
 
 The network case pushes the inputs through a :class:`noisynet.NoisyTwin` (sample propagation itself is
 tested, not only the mixture entropy), which is why this module lives in ``noisynet`` and not in

@@ -1,4 +1,4 @@
-"""Baseline estimators from the information-plane literature (REFERENCE.md section 9), for comparison runs.
+"""Baseline estimators from the information-plane literature (docs/theory.md, section 9), for comparison runs.
 
 Each estimator takes tensors (representations (m, d), labels (m,), and what it needs, such as a bin size)
 and returns :class:`~estimators.estimate.Estimate` objects in nats with its hyperparameters in ``params``.

@@ -1,5 +1,5 @@
 """Binning estimators of the information plane: fixed bins (Shwartz-Ziv & Tishby 2017) and entropy-based
-adaptive bins (Chelombiev, Houghton & O'Donnell, ICLR 2019). REFERENCE.md sections 1 and 9.
+adaptive bins (Chelombiev, Houghton & O'Donnell, ICLR 2019). docs/theory.md, sections 1 and 9.
 
 Each neuron (column of ``t``) is binned on its own; the vector of bin indices is the symbol of an input.
 With X uniform over the m inputs and T = f(X) deterministic,
@@ -7,7 +7,7 @@ With X uniform over the m inputs and T = f(X) deterministic,
     I(X; Bin T) = H(Bin T),        I(Bin T; Y) = H(Bin T) - H(Bin T | Y),
 
 plug-in entropies of the empirical law of the m rows (nats). For a deterministic network these measure
-clustering at the bin scale, not I(X;T) (which is ln m or infinite; REFERENCE.md section 1), and they depend
+clustering at the bin scale, not I(X;T) (which is ln m or infinite; docs/theory.md, section 1), and they depend
 strongly on the bins. They carry no interval: ``bound`` says "no interval: plug-in estimator".
 """
 

@@ -1,7 +1,7 @@
 """Exact finite-sum information measures for discrete (quantized) representations.
 
 Lorenzen, Igel & Nielsen, "Information Bottleneck: Exact Analysis of (Quantized) Neural Networks", ICLR 2022
-(REFERENCE.md section 9): when activations take finitely many values (e.g. quantized to 2^b levels) and X is
+(docs/theory.md, section 9): when activations take finitely many values (e.g. quantized to 2^b levels) and X is
 uniform over the m inputs, the information-plane quantities are finite sums over the empirical law of the
 m representations, computed exactly -- no binning, no density estimate.
 

@@ -1,4 +1,4 @@
-"""Transfer entropy from one layer to another across training epochs (REFERENCE.md section 9).
+"""Transfer entropy from one layer to another across training epochs (docs/theory.md, section 9).
 
 Following Moldovan, Cataron & Andonie ("Learning in feedforward neural networks accelerated by transfer
 entropy", Entropy 2020, and their follow-up on transfer entropy in the information plane), who measure

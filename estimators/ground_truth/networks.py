@@ -1,6 +1,6 @@
 """Exact (to a stated tolerance) I(X;T) for small noisy tanh networks: the single noisy neuron and a
 two-layer noisy net in 1-D (Goldfeld et al., ICML 2019, the single-neuron example and its two-layer
-extension; REFERENCE.md sections 2, 3 and 8). No sampling anywhere: these are the references that the
+extension; docs/theory.md, sections 2, 3 and 8). No sampling anywhere: these are the references that the
 sample-propagation estimator is tested against.
 """
 
@@ -57,7 +57,7 @@ class SingleNeuronMI:
 
 def single_neuron_mi(w: Any, beta: float, *, shift: float = 2.0) -> SingleNeuronMI:
     """The single noisy neuron T = tanh(w (X - shift)) + Z, Z ~ N(0, beta^2), X uniform on {-3, -1, 1, 3},
-    Y = 1{X = 3} (REFERENCE.md section 8; Goldfeld et al. ICML 2019: bias b = -2w, so shift = 2).
+    Y = 1{X = 3} (docs/theory.md, section 8; Goldfeld et al. ICML 2019: bias b = -2w, so shift = 2).
 
     I(X;T) = h(T) - h(Z) by :func:`mi_one_channel` on the points tanh(w (x - shift)); I(T;Y) by
     :func:`mi_one_channel_labels`. As w grows I(X;T) rises towards ln 4 (images separate) then falls
@@ -143,7 +143,7 @@ def two_layer_tanh_mi(
     tol: float = 1e-9,
 ) -> TwoLayerMI:
     """I(X;T2) for the two-layer noisy net T1 = tanh(w1 x + b1) + Z1, S2 = tanh(w2 T1 + b2), T2 = S2 + Z2,
-    Z1 ~ N(0, beta1^2), Z2 ~ N(0, beta2^2), X uniform on the m ``x_points`` (REFERENCE.md sections 2-3; the
+    Z1 ~ N(0, beta1^2), Z2 ~ N(0, beta2^2), X uniform on the m ``x_points`` (docs/theory.md, sections 2-3; the
     quantity sample propagation estimates for a second layer, Goldfeld et al. ICML 2019).
 
     Method: p(t2 | x_i) = int phi_beta1(t1 - a_i) phi_beta2(t2 - tanh(w2 t1 + b2)) dt1, a_i = tanh(w1 x_i + b1).

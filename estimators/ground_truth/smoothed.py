@@ -1,6 +1,6 @@
 """Entropies of Gaussian-smoothed laws h(S + Z), Z ~ N(0, beta^2 I_d), and the one-channel MI built on them.
 
-REFERENCE.md sections 3-4: every term of I(X;T_l) is the entropy of a Gaussian-smoothed law
+docs/theory.md, sections 3-4: every term of I(X;T_l) is the entropy of a Gaussian-smoothed law
 h(P_S * N(0, beta^2 I)); the SP estimator is the plug-in for exactly these quantities, so these are its
 reference values. beta is the noise **standard deviation**; everything is in nats.
 """
@@ -103,7 +103,7 @@ def discrete_smoothed_entropy(
     points: Any, beta: float, weights: Any = None, *, method: str = "auto", tol: float | None = None
 ) -> Truth:
     """h(P * N(0, beta^2 I_d)) for S discrete on ``points``: the entropy of the Gaussian mixture
-    g(t) = sum_i w_i N(t; p_i, beta^2 I), -int g ln g (REFERENCE.md section 4, the law h_SP estimates).
+    g(t) = sum_i w_i N(t; p_i, beta^2 I), -int g ln g (docs/theory.md, section 4, the law h_SP estimates).
 
     Args:
         points: array (k, d), float, d in {1, 2} (a 1-D array (k,) means k scalar points). Exactly equal
@@ -172,7 +172,7 @@ def noise_entropy(d: int, beta: float) -> Truth:
 def mi_one_channel(points: Any, beta: float, weights: Any = None, *, method: str = "auto",
                    tol: float | None = None) -> Truth:
     """I(X;T) for X on the m points (uniform or weighted) and T = x + Z, Z ~ N(0, beta^2 I_d):
-    I = h(T) - (d/2) ln(2 pi e beta^2) (REFERENCE.md section 3, layer 1: h(T|X = x_i) = h(Z)).
+    I = h(T) - (d/2) ln(2 pi e beta^2) (docs/theory.md, section 3, layer 1: h(T|X = x_i) = h(Z)).
 
     Args:
         points: array (m, d), float, d in {1, 2}. beta: noise std (> 0). weights: None (uniform) or (m,).
@@ -192,7 +192,7 @@ def mi_one_channel(points: Any, beta: float, weights: Any = None, *, method: str
 def mi_one_channel_labels(points: Any, labels: Any, beta: float, weights: Any = None, *,
                           method: str = "auto", tol: float | None = None) -> Truth:
     """I(T;Y) = h(T) - sum_y p(y) h(T | Y = y) for T = x + Z, X on the points with class ``labels``
-    (REFERENCE.md section 3).
+    (docs/theory.md, section 3).
 
     Args:
         points: array (m, d), float, d in {1, 2}. labels: integer array (m,) with >= 2 classes.

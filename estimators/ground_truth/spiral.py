@@ -1,5 +1,5 @@
 """A deterministic 2-D spiral constellation (the spiral task of Greenewald, Kingsbury, Yu, ISIT 2023,
-REFERENCE.md section 8), for I(X;T) of a noisy channel on a spiral by :func:`mi_one_channel`."""
+docs/theory.md, section 8), for I(X;T) of a noisy channel on a spiral by :func:`mi_one_channel`."""
 
 from __future__ import annotations
 

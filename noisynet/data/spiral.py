@@ -1,5 +1,5 @@
 """A generated 2-D, multi-class spiral data set (the spiral task of Greenewald, Kingsbury, Yu, *High-
-dimensional smoothed entropy estimation via dimensionality reduction*, ISIT 2023; REFERENCE.md section 8).
+dimensional smoothed entropy estimation via dimensionality reduction*, ISIT 2023; docs/theory.md, section 8).
 
 Generator (deterministic from its seed): ``arms`` interleaved Archimedean spirals, arm a holding the points
 j = 0..n-1 (n = m / arms) at

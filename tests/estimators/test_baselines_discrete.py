@@ -1,4 +1,4 @@
-"""Tests of the discrete information-plane baselines (REFERENCE.md section 9) against answers computed by
+"""Tests of the discrete information-plane baselines (docs/theory.md, section 9) against answers computed by
 hand or by brute-force enumeration written here, independently of the implementation."""
 
 import itertools

@@ -1,4 +1,4 @@
-"""Tests of estimators.clustering against known answers (REFERENCE.md section 7)."""
+"""Tests of estimators.clustering against known answers (docs/theory.md, section 7)."""
 
 import math
 from collections import Counter

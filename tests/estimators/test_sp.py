@@ -99,7 +99,7 @@ def test_float32_centres_near_saturation_are_merged_with_a_bound():
 @settings(max_examples=25, deadline=None)
 @given(st.integers(2, 40), st.integers(1, 4), st.floats(0.01, 2.0), st.integers(0, 2**31 - 1))
 def test_sandwich(n, d, beta, seed):
-    """h(Z) <= h_SP <= h(Z) + ln n for any centres (REFERENCE.md section 4), up to Monte Carlo error."""
+    """h(Z) <= h_SP <= h(Z) + ln n for any centres (docs/theory.md, section 4), up to Monte Carlo error."""
     x = torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     est = sp_entropy(x, beta, population=True, n_mc=64, generator=seed)
     slack = 5 * est.std_error + 1e-9
