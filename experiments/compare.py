@@ -54,6 +54,7 @@ import io
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,8 @@ from experiments.compare_figures import (
     results_markdown,
     unit_of,
 )
-from experiments.runs import COLUMNS, Run, atomic_write_bytes
+from experiments.rows import COLUMNS, layer_rows
+from experiments.runs import Run, atomic_write_bytes
 from noisynet.cnn import cnn
 from noisynet.data import load_szt
 from noisynet.data.digits import load_digits
@@ -337,36 +339,34 @@ class Comparison:
         b = self.beta_of(unit)
         reps = twin.representations(self.setup.x_meas)
         todo = [s for s in self.sites if not self._done(unit, s)]
-        wide = [s for s in self.sites if self.widths[s] > self.args.max_sp_dim]
         flow = iter([])
+        known = {}
         if b is not None:
-            known = {}
             for r in self.run.rows():
                 if (int(r["epoch"]) == self.epoch and unit_of(r) == unit and r["quantity"] == "I_XT"
-                        and r["ci_low"] and r["layer"] not in todo):
-                    known[r["layer"]] = (float(r["ci_low"]), float(r["ci_high"]))
-            sp_sites = [s for s in self.sites if s not in wide]
-            flow = iter_information_flow(twin, self.setup.x_meas, None, replicas=self.args.replicas,
-                                         n_mc=self.args.n_mc, n_query=self.args.n_query, sites=sp_sites,
-                                         seed=self.args.seed * 1000 + self.betas.index(b) + 1,
-                                         skip=[s for s in sp_sites if s not in todo], known=known, diagnostics=False)
+                        and r["value"] and r["layer"] not in todo):
+                    known[r["layer"]] = float(r["ci_high"])
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="layer .* not estimated")  # told once, below
+                flow = list(iter_information_flow(
+                    twin, self.setup.x_meas, None, replicas=self.args.replicas, n_mc=self.args.n_mc,
+                    n_query=self.args.n_query, sites=todo, seed=self.args.seed * 1000 + self.betas.index(b) + 1,
+                    diagnostics=False, max_width=self.args.max_sp_dim))
+        flow = {meas.site: meas for meas in flow}
         for site in todo:
             bar.set_postfix_str(f"{unit}: {site}", refresh=True)
             rows = []
             if b is not None:
-                d = self.widths[site]
-                if site in wide:
-                    note = f"d {d} > max_sp_dim {self.args.max_sp_dim}"
-                    if site not in self._told:
-                        self._told.add(site)
-                        tqdm.write(f"layer {site} has d = {d} > --max-sp-dim {self.args.max_sp_dim}: the SP "
-                                   "estimator needs samples exponential in d; I(X;T) not estimated (any beta)")
-                    rows.append({"epoch": self.epoch, "layer": site, "layer_dim": d, "quantity": "I_XT",
-                                 "estimator": "sp", "param": param("noisy", b, not_estimated=note), "unit": "nat",
-                                 "beta": b, "n": self.setup.x_meas.shape[0]})
-                else:
-                    row = next(flow)
-                    rows.append({"epoch": self.epoch, **row, "param": param("noisy", b)})
+                meas = flow[site]
+                if not meas.supported and site not in self._told:
+                    self._told.add(site)
+                    tqdm.write(f"layer {site} has d = {meas.width} > --max-sp-dim {self.args.max_sp_dim}: the SP "
+                               "estimator needs samples exponential in d; I(X;T) not estimated (any beta)")
+                before = self.sites[self.sites.index(site) - 1] if site != self.sites[0] else None
+                dpi = bool(meas.i_xt.ci_low > known[before]) if meas.supported and before in known else None
+                if meas.supported:
+                    known[site] = meas.i_xt.ci_high
+                rows += [{"epoch": self.epoch, **r} for r in layer_rows(meas, dpi_violation=dpi, param=param("noisy", b))]
             rows += self.clustering_block(unit, site, reps[site].double())
             if b is not None:
                 rows += self.similarity_rows(unit, site, reps_det[site].double(), reps[site].double())

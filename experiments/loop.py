@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 from tqdm.auto import tqdm
 
+from experiments.rows import layer_rows
 from experiments.runs import Run
 from noisynet.flow import iter_information_flow
 from noisynet.training import Trainer
@@ -27,7 +28,11 @@ def last_quantity(labels: bool, diagnostics: bool) -> str:
 
 def measure_epoch(run: Run, trainer: Trainer, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None,
                   epoch: int, *, seed: int, flow: dict, status: Callable[[str], None] | None = None) -> None:
-    """Append the rows of one epoch that are not yet in the run (accuracy, then layer by layer)."""
+    """Append the rows of one epoch that are not yet in the run (accuracy, then layer by layer).
+
+    ``flow`` holds keyword arguments of :func:`noisynet.flow.iter_information_flow`; its ``min_replicas``
+    is the first R of a layer that has no earlier measured epoch, the others start at half the R they
+    needed at the previous measured epoch (consecutive epochs need similar R)."""
     rows = [r for r in run.rows() if int(r["epoch"]) == epoch]
     if not any(r["quantity"] == "test_acc" for r in rows):
         out = []
@@ -37,24 +42,33 @@ def measure_epoch(run: Run, trainer: Trainer, twin: NoisyTwin, x: torch.Tensor, 
                             "unit": "nat" if q.endswith("loss") else "fraction", "n": None})
         run.append(out)
     final = last_quantity(y is not None, flow.get("diagnostics", True))
-    complete, known = [], {}
+    todo, known = [], {}
     for site in twin.site_names:
         mine = [r for r in rows if r["layer"] == site]
         if any(r["quantity"] == final for r in mine):
-            complete.append(site)
             ixt = [r for r in mine if r["quantity"] == "I_XT"]
-            known[site] = (float(ixt[0]["ci_low"]), float(ixt[0]["ci_high"]))
-        elif mine:
-            run.discard(epoch, site)  # cut short: measured again in full below
-    # start each layer's replica doubling at half the R it needed at the previous measured epoch
-    earlier = [r for r in run.rows() if r["quantity"] == "I_XT" and r["n"] and int(r["epoch"]) < epoch]
+            if ixt[0]["value"] != "":
+                known[site] = float(ixt[0]["ci_high"])
+        else:
+            if mine:
+                run.discard(epoch, site)  # cut short: measured again in full below
+            todo.append(site)
+    first = flow.get("min_replicas", 8)
     start = {}
+    earlier = [r for r in run.rows() if r["quantity"] == "I_XT" and r["n"] and int(r["epoch"]) < epoch]
     for r in sorted(earlier, key=lambda r: int(r["epoch"])):
-        start[r["layer"]] = int(r["n"]) // (2 * x.shape[0])
-    for row in iter_information_flow(twin, x, y, seed=seed, skip=complete, known=known, start=start, **flow):
-        run.append({"epoch": epoch, **row})
-        if status is not None and row["quantity"] == "I_XT":
-            status(f"{row['layer']} I(X;T)={row['value']:.2f}")
+        start[r["layer"]] = max(first, int(r["n"]) // (2 * x.shape[0]))
+    kwargs = {**flow, "min_replicas": {s: start.get(s, first) for s in twin.site_names}}
+    for meas in iter_information_flow(twin, x, y, seed=seed, sites=todo, **kwargs):
+        before = twin.site_names[twin.site_names.index(meas.site) - 1] if meas.site != twin.site_names[0] else None
+        dpi = None
+        if meas.supported and before in known:
+            dpi = bool(meas.i_xt.ci_low > known[before])
+        if meas.supported:
+            known[meas.site] = meas.i_xt.ci_high
+        run.append([{"epoch": epoch, **r} for r in layer_rows(meas, dpi_violation=dpi)])
+        if status is not None:
+            status(f"{meas.site} I(X;T)={meas.i_xt.value:.2f}")
 
 
 def train_and_measure(run: Run, trainer: Trainer, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None,

@@ -18,9 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from noisynet.flow import ROW_FIELDS
-
-COLUMNS = ("epoch",) + ROW_FIELDS
+from experiments.rows import COLUMNS
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

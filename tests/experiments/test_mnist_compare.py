@@ -5,6 +5,8 @@ import csv
 import math
 import shutil
 
+import pytest
+
 from experiments import compare, compare_figures, mnist_cnn
 from experiments.compare_figures import parse_param
 from experiments.runs import COLUMNS
@@ -25,13 +27,17 @@ def test_mnist_cnn_smoke_writes_rows_figures_and_says_what_it_cannot_estimate(tm
     assert list(rows[0]) == list(COLUMNS)
     ixt = {r["layer"]: r for r in rows if r["quantity"] == "I_XT"}
     assert set(ixt) == {"T1", "T2", "T3", "T4"}
-    # widths 32, 16, 32 exceed --max-sp-dim 12: an empty value and a note, and a printed line
-    for layer, d in (("T1", 32), ("T2", 16), ("T3", 32)):
+    # widths 16, 32 exceed --max-sp-dim 12: an empty value, the a-priori interval, a note, a printed line
+    for layer, d in (("T2", 16), ("T3", 32)):
         r = ixt[layer]
         assert r["value"] == "" and int(r["layer_dim"]) == d
-        assert parse_param(r["param"])["not_estimated"] == f"d {d} > max_sp_dim 12"
+        assert (float(r["ci_low"]), float(r["ci_high"])) == (0.0, pytest.approx(math.log(100)))
+        assert parse_param(r["param"])["not_estimated"] == f"d {d} > max width 12"
         assert f"layer {layer} has d = {d} > --max-sp-dim 12" in out.out + out.err
         assert "not estimated" in out.out + out.err
+    # the first layer (width 32) is a deterministic function of X: estimated at any width
+    t1 = ixt["T1"]
+    assert int(t1["layer_dim"]) == 32 and float(t1["ci_low"]) <= float(t1["value"]) <= float(t1["ci_high"])
     t4 = ixt["T4"]
     assert int(t4["layer_dim"]) == 10 and 0.0 <= float(t4["value"]) <= math.log(100) + 0.1
     assert float(t4["ci_low"]) <= float(t4["value"]) <= float(t4["ci_high"])

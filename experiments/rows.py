@@ -1,0 +1,61 @@
+"""metrics.csv rows from typed measurements: the one place that knows the file's columns.
+
+metrics.csv is long format, one row per measurement (README, "What a run writes"): an SP estimate, a
+clustering diagnostic, an accuracy. :func:`layer_rows` turns a :class:`noisynet.flow.LayerMeasurement` into
+its rows (I_XT, I_TY, then the diagnostics), exactly the rows the experiments have always written.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from estimators import Estimate
+from noisynet.flow import LayerMeasurement
+
+ROW_FIELDS = (
+    "layer", "layer_dim", "quantity", "estimator", "param", "value", "ci_low", "ci_high", "std_error",
+    "unit", "beta", "n", "n_mc", "seconds", "converged", "dpi_violation",
+)
+COLUMNS = ("epoch",) + ROW_FIELDS
+
+
+def row(**kw: Any) -> dict[str, Any]:
+    """A row with every column of ROW_FIELDS (None = empty), filled from ``kw``."""
+    out = dict.fromkeys(ROW_FIELDS)
+    out.update(kw)
+    return out
+
+
+def estimate_row(meas: LayerMeasurement, quantity: str, est: Estimate, **kw: Any) -> dict[str, Any]:
+    """The row of one SP estimate of a layer (nats); a value not estimated (NaN) is left empty, with its
+    a-priori interval."""
+    value = None if math.isnan(est.value) else est.value
+    n = est.n if est.n is not None else (meas.m * meas.replicas or None)
+    return row(layer=meas.site, layer_dim=meas.width, quantity=quantity, estimator="sp", value=value,
+               ci_low=est.ci_low, ci_high=est.ci_high, std_error=est.std_error, unit=est.unit, beta=meas.beta,
+               n=n, n_mc=est.n_mc, converged=est.diagnostics.get("converged"), **kw)
+
+
+def layer_rows(meas: LayerMeasurement, *, dpi_violation: bool | None = None, param: str | None = None) -> list[dict]:
+    """The rows of one layer: I_XT (with the estimate's time and ``dpi_violation``), I_TY where labels were
+    given, then the clustering diagnostics (H_bin per Delta, class_ratio, silhouette, n_clusters per eps).
+    ``param`` goes on the SP rows (an experiment's own encoding); a layer that was not estimated gets
+    ``not_estimated=...`` there."""
+    if not meas.supported:
+        note = f"not_estimated=d {meas.width} > max width {meas.max_width}"
+        param = note if param is None else f"{param};{note}"
+    rows = [estimate_row(meas, "I_XT", meas.i_xt, seconds=meas.seconds, dpi_violation=dpi_violation, param=param)]
+    if meas.i_ty is not None:
+        rows.append(estimate_row(meas, "I_TY", meas.i_ty, param=param))
+    c = meas.clustering
+    if c is not None:
+        base = {"layer": meas.site, "layer_dim": meas.width, "n": meas.m}
+        rows += [row(**base, quantity="H_bin", estimator="binning", param=f"delta={delta:g}", value=h, unit="nat")
+                 for delta, h in c.h_bin.items()]
+        if c.class_ratio is not None:
+            rows.append(row(**base, quantity="class_ratio", estimator="pdist", value=c.class_ratio, unit=""))
+            rows.append(row(**base, quantity="silhouette", estimator="sklearn", value=c.silhouette, unit=""))
+        rows += [row(**base, quantity="n_clusters", estimator="eps-graph", param=f"eps={eps:g}", value=float(k),
+                     unit="count", seconds=c.seconds) for eps, k in c.n_clusters.items()]
+    return rows
