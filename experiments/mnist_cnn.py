@@ -1,12 +1,12 @@
 """MNIST with a small CNN, deterministic and noisy for several beta (Goldfeld et al., ICML 2019, section 6;
 docs/theory.md, section 8).
 
-    python -m experiments.mnist_cnn [--data-dir ../shared/data/mnist] [--dataset mnist|digits]
+    python -m experiments.mnist_cnn [--data-dir DIR] [--dataset mnist|digits]
                                     [--betas 0.01 0.05 0.1 0.2] [--epochs 8] [--max-sp-dim 12] [--seed 0]
                                     [--out runs] [--run-id ID] [--resume]
 
-Data: only MNIST's 10,000 test images exist here (the 60,000 training images do not), so they are split
-into a seeded, class-stratified 8000/2000 train/test split (``--n-test``); ``--dataset digits`` uses
+Data: MNIST's 10,000 test images, shipped with noisynet (noisynet/data/mnist/, CC BY-SA 3.0; or the same
+files from ``--data-dir``), split into a seeded, class-stratified 8000/2000 train/test split (``--n-test``); ``--dataset digits`` uses
 scikit-learn's 1797 8x8 digits (1297/500). Network (noisynet/cnn.py): conv 5x5 (8 channels) -> maxpool ->
 tanh -> conv 5x5 (16) -> maxpool -> tanh -> fc 32 -> tanh -> fc 10 -> tanh -> 10 logits; hidden widths
 1568, 784, 32, 10 on MNIST (128, 64, 32, 10 on digits, 3x3 kernels). tanh rather than ReLU: with PyTorch's
@@ -77,7 +77,7 @@ def cosine_figure(comp: compare.Comparison, path: Path, title: str, per_class: i
                              squeeze=False)
     lines = []
     for i, unit in enumerate(units):
-        reps = comp.trained(unit, compare.NoBar()).representations(x)
+        reps = comp.trained(unit).twin.representations(x)
         for j, site in enumerate(comp.sites):
             t = reps[site].double()
             w, b, zero = within_between(t, y)

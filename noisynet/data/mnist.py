@@ -1,9 +1,10 @@
 """MNIST from its original IDX files (LeCun, Cortes & Burges; LeCun et al., Proc. IEEE 1998), read with a
 small reader (gzip + struct + numpy), and the image-set container shared with the 8x8 digits.
 
-Only MNIST's 10,000 test images and labels are available here (``../shared/data/mnist``; the 60,000 training
-images are not): :func:`load_mnist` splits those 10,000 images into a seeded, class-stratified train/test
-split (default 8000/2000, scikit-learn's ``train_test_split``).
+MNIST's 10,000 test images and labels ship inside the package (``noisynet/data/mnist/``, CC BY-SA 3.0;
+provenance and checksums in its PROVENANCE.md); the 60,000 training images do not. :func:`load_mnist` splits
+those 10,000 images into a seeded, class-stratified train/test split (default 8000/2000, scikit-learn's
+``train_test_split``), from the packaged copy or from a folder the user gives.
 
 IDX layout (http://yann.lecun.com/exdb/mnist/): a 4-byte big-endian magic number ``0x0000TTNN`` (two zero
 bytes, TT the element type, NN the number of dimensions), NN big-endian uint32 dimension sizes, then the
@@ -26,6 +27,8 @@ IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"), 
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801
 TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
 N_TEST_IMAGES = 10_000
+PACKAGED = Path(__file__).resolve().parent / "mnist"
+"""The packaged copy of the MNIST test set (images and labels, IDX, gzip)."""
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,12 @@ def stratified_split(y: torch.Tensor, n_test: int, seed: int) -> tuple[torch.Ten
     return torch.as_tensor(np.sort(train)), torch.as_tensor(np.sort(test))
 
 
-def load_mnist(data_dir: str | Path, *, n_test: int = 2000, seed: int = 0) -> ImageSet:
+def load_mnist(data_dir: str | Path | None = None, *, n_test: int = 2000, seed: int = 0) -> ImageSet:
     """MNIST's 10,000 test images, split into a seeded, stratified train/test split.
 
     Args:
-        data_dir: folder holding ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz``.
+        data_dir: folder holding ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz``; None
+            (default): the copy shipped in the package (:data:`PACKAGED`).
         n_test: images held out for testing (default 2000: an 8000/2000 split).
         seed: seeds the split.
 
@@ -122,7 +126,9 @@ def load_mnist(data_dir: str | Path, *, n_test: int = 2000, seed: int = 0) -> Im
         ValueError: a file with the wrong magic number or shape (names the file), labels outside 0..9, or a
             bad ``n_test``.
     """
-    root = Path(data_dir)
+    root = PACKAGED if data_dir is None else Path(data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data_dir: got {root}, expected a folder holding {TEST_IMAGES} and {TEST_LABELS}")
     paths = root / TEST_IMAGES, root / TEST_LABELS
     for p in paths:
         if not p.is_file():
@@ -138,6 +144,7 @@ def load_mnist(data_dir: str | Path, *, n_test: int = 2000, seed: int = 0) -> Im
     x = torch.as_tensor(images.astype(np.float32) / 255.0).unsqueeze(1)
     y = torch.as_tensor(labels.astype(np.int64))
     train, test = stratified_split(y, n_test, seed)
-    source = (f"MNIST test set ({N_TEST_IMAGES} images, {root}), stratified split seed {seed}: "
+    where = "shipped with noisynet" if data_dir is None else str(root)
+    source = (f"MNIST test set ({N_TEST_IMAGES} images, {where}), stratified split seed {seed}: "
               f"{len(train)} train / {len(test)} test")
     return ImageSet(x, y, train, test, "mnist", source)

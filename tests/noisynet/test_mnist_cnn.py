@@ -1,6 +1,7 @@
 """The IDX reader (real MNIST files and malformed ones), the digits loader and the CNN's layer widths."""
 
 import gzip
+import hashlib
 import struct
 from pathlib import Path
 
@@ -11,28 +12,39 @@ import torch
 from noisynet import NoisyTwin
 from noisynet.cnn import cnn, cnn_layer_widths
 from noisynet.data.digits import load_digits
-from noisynet.data.mnist import load_mnist, read_idx, stratified_split
+from noisynet.data.mnist import PACKAGED, load_mnist, read_idx, stratified_split
 
-MNIST_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
-needs_mnist = pytest.mark.skipif(not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
-                                 reason=f"MNIST test files not found in {MNIST_DIR} (see DESIGN.md, data)")
-# label counts of the 10,000 MNIST test images (../shared/data/mnist/README.md)
+MNIST_DIR = PACKAGED  # the MNIST test set shipped in the package
+SHARED_MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
+# label counts of the 10,000 MNIST test images (noisynet/data/mnist/PROVENANCE.md)
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+# md5 of the canonical MNIST distribution files (the checksums torchvision checks)
+CANONICAL_MD5 = {"t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+                 "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}
 
 
-@needs_mnist
+def test_the_shipped_mnist_files_are_the_canonical_ones():
+    for name, md5 in CANONICAL_MD5.items():
+        assert hashlib.md5((MNIST_DIR / name).read_bytes()).hexdigest() == md5, name
+
+
 def test_real_mnist_test_files_have_the_documented_shapes_and_counts():
     images = read_idx(MNIST_DIR / "t10k-images-idx3-ubyte.gz", magic=0x803)
     labels = read_idx(MNIST_DIR / "t10k-labels-idx1-ubyte.gz", magic=0x801)
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     assert labels.shape == (10000,) and np.bincount(labels).tolist() == TEST_COUNTS
-    assert abs(images.mean() - 33.79) < 0.01  # README: mean pixel 33.79
-    train_labels = read_idx(MNIST_DIR / "train-labels-idx1-ubyte.gz", magic=0x801)
+    assert abs(images.mean() - 33.79) < 0.01  # PROVENANCE.md: mean pixel 33.79
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "train-labels-idx1-ubyte.gz").is_file(),
+                    reason="MNIST training labels are not shipped; they are read from ../shared/data when present")
+def test_real_mnist_training_labels_have_the_documented_counts():
+    train_labels = read_idx(SHARED_MNIST / "train-labels-idx1-ubyte.gz", magic=0x801)
     assert np.bincount(train_labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
-@needs_mnist
 def test_load_mnist_splits_the_test_set_seeded_and_stratified():
+    assert torch.equal(load_mnist(n_test=2000, seed=0).test, load_mnist(MNIST_DIR, n_test=2000, seed=0).test)
     d = load_mnist(MNIST_DIR, n_test=2000, seed=0)
     assert d.x.shape == (10000, 1, 28, 28) and d.x.dtype == torch.float32
     assert float(d.x.min()) == 0.0 and float(d.x.max()) == 1.0
