@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import math
 import time
@@ -59,10 +58,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from estimators import clustering, similarity
+from estimators import similarity
 from experiments import arguments, threads
 from experiments.compare_figures import (
     DET,
@@ -71,16 +69,16 @@ from experiments.compare_figures import (
     results_markdown,
     unit_of,
 )
-from experiments.rows import COLUMNS, layer_rows
-from experiments.runs import Run, atomic_write_bytes
+from experiments.rows import clustering_rows, layer_rows
+from experiments.runs import Run
 from noisynet.cnn import cnn
 from noisynet.data import load_szt
 from noisynet.data.digits import load_digits
 from noisynet.data.mnist import load_mnist
-from noisynet.flow import iter_information_flow
+from noisynet.flow import diagnose, iter_information_flow
 from noisynet.models import mlp
 from noisynet.training import Trainer
-from noisynet.twin import NoisyTwin, SeededNoise
+from noisynet.twin import NoisyTwin
 
 SZT_WIDTHS = (12, 10, 7, 5, 4, 3, 2)
 DEFAULTS = {  # per data set: epochs, lr, batch size, replicas R
@@ -101,7 +99,8 @@ def parser(description: str = __doc__, dataset: str = "szt", betas=(0.001, 0.005
            datasets=("szt", "digits", "mnist")) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description.split("\n\n")[0], formatter_class=_Formatter)
     p.add_argument("--dataset", choices=datasets, default=dataset)
-    p.add_argument("--data-dir", default="../shared/data/mnist", help="folder of the MNIST IDX files")
+    p.add_argument("--data-dir", default=None,
+                   help="folder of the MNIST IDX test files (default: the copy shipped with noisynet)")
     p.add_argument("--betas", type=float, nargs="+", default=list(betas), help="noise stds of the twins")
     p.add_argument("--epochs", type=int, default=None,
                    help="training epochs (default: szt 1000, digits 40, mnist 8)")
@@ -135,6 +134,8 @@ def configure(args: argparse.Namespace) -> argparse.Namespace:
     if args.n_test is None and args.dataset != "szt":
         args.n_test = CNN[args.dataset]["n_test"]
     arguments.at_least_one(args, ("epochs", "batch_size", "n_query", "n_mc", "max_sp_dim"))
+    if args.dataset == "mnist" and args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise SystemExit(f"--data-dir: got {args.data_dir}, expected a folder holding the MNIST IDX test files")
     if args.replicas < 8:
         raise SystemExit(f"--replicas: got {args.replicas}, expected >= 8 (nested-replica bias diagnostic)")
     if not all(b > 0 and math.isfinite(b) for b in args.betas) or len(set(args.betas)) != len(args.betas):
@@ -176,24 +177,12 @@ def make_setup(args: argparse.Namespace) -> Setup:
                  f"measured on the {len(d.test)} test images")
 
 
-@torch.no_grad()
-def evaluate(twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor, *, noise: bool, seed: int,
-             chunk: int = 1000) -> dict[str, float]:
-    """Cross-entropy (nats) and accuracy (fraction) of ``twin`` on (x, y), noise off or on (seeded)."""
-    twin.eval()
-    gen = torch.Generator().manual_seed(seed)
-    loss, correct = 0.0, 0
-    for a in range(0, x.shape[0], chunk):
-        with (SeededNoise(twin.site_names, gen) if noise else twin.deterministic()):
-            logits = twin(x[a:a + chunk])
-        loss += float(F.cross_entropy(logits, y[a:a + chunk], reduction="sum"))
-        correct += int((logits.argmax(1) == y[a:a + chunk]).sum())
-    return {"loss": loss / x.shape[0], "acc": correct / x.shape[0]}
-
-
 class Comparison:
     """Trains and measures the networks of one run, resumable block by block (one block: a network's
-    accuracies, or one layer of one network; a block is appended whole, and an incomplete one is redone)."""
+    accuracies, or one layer of one network; a block is appended whole, and an incomplete one is redone).
+    Training, evaluation, checkpoints and measurement are the shared ones (noisynet.training.Trainer,
+    experiments.runs.Run, noisynet.flow); what is particular to a comparison is which networks, and the
+    similarity of each twin to the deterministic network."""
 
     def __init__(self, run: Run, setup: Setup, args: argparse.Namespace):
         self.run, self.setup, self.args = run, setup, args
@@ -201,52 +190,41 @@ class Comparison:
         self.units = [DET] + [f"beta={b:g}" for b in self.betas]
         probe = NoisyTwin(setup.make_model(), 1.0)
         self.sites = probe.site_names
-        self.widths = {s: r.shape[1] for s, r in probe.representations(setup.x_meas[:2]).items()}
         self.epoch = args.epochs
+        self._trainers: dict[str, Trainer] = {}
         self._told: set[str] = set()  # layers whose "not estimated" message was printed
 
     # ---- networks -------------------------------------------------------------------------------------
     def beta_of(self, unit: str) -> float | None:
         return None if unit == DET else float(unit.split("=")[1])
 
-    def twin(self, unit: str, beta: float | None = None) -> NoisyTwin:
-        """A fresh network of ``unit``'s initialisation wrapped with noise std ``beta`` (default its own)."""
-        b = beta if beta is not None else (self.beta_of(unit) or self.betas[0])
-        return NoisyTwin(self.setup.make_model(), b)
-
-    def _ckpt(self, unit: str, epoch: int) -> Path:
-        return self.run.checkpoints / f"{unit.replace('=', '')}_epoch_{epoch:06d}.pt"
-
-    def _saved(self, unit: str) -> list[int]:
-        files = self.run.checkpoints.glob(f"{unit.replace('=', '')}_epoch_*.pt")
-        return sorted(int(p.stem.rsplit("_", 1)[1]) for p in files)
-
-    def trained(self, unit: str, bar: tqdm, beta: float | None = None) -> NoisyTwin:
-        """Train ``unit`` to the last epoch (or load it), checkpointing every tenth of the epochs; returns its
-        twin with noise std ``beta`` (default its own). Only the latest checkpoint of a unit is kept."""
-        twin = self.twin(unit)
-        s, a = self.setup, self.args
+    def trained(self, unit: str, bar: tqdm | None = None) -> Trainer:
+        """The Trainer of ``unit`` trained to the last epoch (resumed from its latest checkpoint, and
+        checkpointed every tenth of the epochs; only the latest checkpoint of a unit is kept). Its ``twin``
+        has the unit's beta (the deterministic network's: the smallest beta, for noise-on evaluation only)."""
+        if unit in self._trainers:
+            return self._trainers[unit]
+        s, a, b = self.setup, self.args, self.beta_of(unit)
+        twin = NoisyTwin(s.make_model(), b if b is not None else self.betas[0])
         trainer = Trainer(twin, s.x_train, s.y_train, s.x_test, s.y_test, lr=a.lr, batch_size=a.batch_size,
-                          seed=a.seed, noise=unit != DET)
-        saved = self._saved(unit)
+                          seed=a.seed, noise=b is not None)
+        prefix = unit.replace("=", "") + "_"
+        saved = self.run.checkpoint_epochs(prefix)
         if saved:
-            trainer.load_state_dict(torch.load(self._ckpt(unit, saved[-1]), weights_only=False))
-            bar.update(trainer.epoch)
+            trainer.load_state_dict(self.run.load_checkpoint(saved[-1], prefix))
+            if bar is not None:
+                bar.update(trainer.epoch)
         every = max(1, self.epoch // 10)
         while trainer.epoch < self.epoch:
             trainer.train_epoch()
-            bar.update(1)
+            if bar is not None:
+                bar.update(1)
             if trainer.epoch % every == 0 or trainer.epoch == self.epoch:
-                path = self._ckpt(unit, trainer.epoch)
-                torch.save(trainer.state_dict(), path.with_suffix(".tmp"))
-                path.with_suffix(".tmp").replace(path)
-                for old in self._saved(unit)[:-1]:
-                    self._ckpt(unit, old).unlink()
-        if beta is None:
-            return twin
-        other = self.twin(unit, beta)
-        other.model.load_state_dict(twin.model.state_dict())
-        return other
+                self.run.save_checkpoint(trainer.epoch, trainer.state_dict(), prefix)
+                for old in self.run.checkpoint_epochs(prefix)[:-1]:
+                    self.run.checkpoint_path(old, prefix).unlink()
+        self._trainers[unit] = trainer
+        return trainer
 
     # ---- blocks ---------------------------------------------------------------------------------------
     def _block(self, unit: str, layer: str) -> list[dict]:
@@ -267,51 +245,36 @@ class Comparison:
         if any((r["quantity"], r["estimator"], r["param"]) == end for r in rows):
             return True
         if rows:
-            keep = [r for r in self.run.rows() if not (int(r["epoch"]) == self.epoch and r["layer"] == layer
-                                                       and unit_of(r) == unit)]
-            buf = io.StringIO()
-            w = csv.DictWriter(buf, fieldnames=COLUMNS)
-            w.writeheader()
-            w.writerows(keep)
-            atomic_write_bytes(self.run.metrics, buf.getvalue().encode())
+            self.run.discard_rows(lambda r: int(r["epoch"]) == self.epoch and r["layer"] == layer
+                                  and unit_of(r) == unit)
         return False
 
-    def accuracy_block(self, unit: str, twin: NoisyTwin) -> list[dict]:
-        s, b, seed = self.setup, self.beta_of(unit), self.args.seed * 1_000_003 + self.epoch + 2
+    def accuracy_block(self, unit: str, trainer: Trainer) -> list[dict]:
+        """Accuracy and loss, noise off and on: a twin at its own beta; the deterministic network at every
+        beta of the sweep (a twin of its weights per beta)."""
+        b = self.beta_of(unit)
         modes = [(False, b, param(DET) if b is None else param("noisy", b))]
         modes += ([(True, beta, param(DET, beta)) for beta in self.betas] if b is None
                   else [(True, b, param("noisy", b))])
         rows = []
         for noise, beta, p in modes:
-            net = self.trained(DET, NoBar(), beta) if (b is None and noise) else twin
-            for split, x, y in (("train", s.x_train, s.y_train), ("test", s.x_test, s.y_test)):
-                ev = evaluate(net, x, y, noise=noise, seed=seed)
-                est = "noisy" if noise else "deterministic"
-                rows += [{"epoch": self.epoch, "quantity": f"{split}_acc", "estimator": est, "param": p,
-                          "value": ev["acc"], "unit": "fraction", "beta": beta if noise or b else None},
-                         {"epoch": self.epoch, "quantity": f"{split}_loss", "estimator": est, "param": p,
-                          "value": ev["loss"], "unit": "nat", "beta": beta if noise or b else None}]
+            twin = NoisyTwin(trainer.twin.model, beta) if (b is None and noise) else trainer.twin
+            ev = trainer.evaluate(noise=noise, twin=twin)
+            est = "noisy" if noise else "deterministic"
+            for split in ("train", "test"):
+                for q, unit_name in (("acc", "fraction"), ("loss", "nat")):
+                    rows.append({"epoch": self.epoch, "quantity": f"{split}_{q}", "estimator": est, "param": p,
+                                 "value": ev[f"{split}_{q}"], "unit": unit_name,
+                                 "beta": beta if noise or b else None})
         return rows
 
     def clustering_block(self, unit: str, site: str, t: torch.Tensor) -> list[dict]:
-        """Clustering measures of one layer's noise-off representation t (m, d) (docs/theory.md, section 7)."""
-        b, y, m, d = self.beta_of(unit), self.setup.y_meas, t.shape[0], t.shape[1]
-        net = DET if b is None else "noisy"
-        base = {"epoch": self.epoch, "layer": site, "layer_dim": d, "n": m}
-        t0 = time.perf_counter()
-        low = -1.0 if float(t.min()) >= -1.0 else None
-        h_bin = clustering.binned_entropy(t, list(clustering.DEFAULT_DELTAS), low=low)
-        rows = [{**base, "quantity": "H_bin", "estimator": "binning", "param": param(net, b, delta=delta),
-                 "value": h, "unit": "nat"} for delta, h in h_bin.items()]
-        rows.append({**base, "quantity": "class_ratio", "estimator": "pdist", "param": param(net, b),
-                     "value": clustering.class_distance_ratio(t, y), "unit": ""})
-        rows.append({**base, "quantity": "silhouette", "estimator": "sklearn", "param": param(net, b),
-                     "value": clustering.silhouette(t, y), "unit": ""})
-        scales = self.betas if b is None else [b]
-        for eps, k in clustering.n_clusters(t, scales).items():
-            rows.append({**base, "quantity": "n_clusters", "estimator": "eps-graph", "param": param(net, b, eps=eps),
-                         "value": float(k), "unit": "count", "seconds": time.perf_counter() - t0})
-        return rows
+        """Clustering measures of one layer's noise-off representation t (m, d) (docs/theory.md, section 7),
+        at the cluster scales eps = every beta (deterministic network) or the twin's beta."""
+        b = self.beta_of(unit)
+        c = diagnose(t, self.setup.y_meas, self.betas if b is None else [b])
+        rows = clustering_rows(site, t.shape[1], t.shape[0], c, param=param(DET if b is None else "noisy", b))
+        return [{"epoch": self.epoch, **r} for r in rows]
 
     def similarity_rows(self, unit: str, site: str, t_det: torch.Tensor, t: torch.Tensor) -> list[dict]:
         b = self.beta_of(unit)
@@ -331,11 +294,12 @@ class Comparison:
                 {**base, "quantity": "cka", "estimator": "linear-cka", "param": param("pair", b, **note),
                  "value": cka}]
 
-    def measure(self, unit: str, twin: NoisyTwin, reps_det: dict, bar: tqdm) -> None:
+    def measure(self, unit: str, trainer: Trainer, reps_det: dict, bar: tqdm) -> None:
         """Append every missing block of ``unit`` (accuracies, then layer by layer)."""
+        twin = trainer.twin
         if not self._done(unit, ""):
             bar.set_postfix_str(f"{unit}: accuracy", refresh=True)
-            self.run.append(self.accuracy_block(unit, twin))
+            self.run.append(self.accuracy_block(unit, trainer))
         b = self.beta_of(unit)
         reps = twin.representations(self.setup.x_meas)
         todo = [s for s in self.sites if not self._done(unit, s)]
@@ -371,25 +335,19 @@ class Comparison:
             if b is not None:
                 rows += self.similarity_rows(unit, site, reps_det[site].double(), reps[site].double())
             for r in rows:
-                r.setdefault("beta", b)
+                if r.get("beta") is None:
+                    r["beta"] = b
             self.run.append(rows)
 
     def run_all(self, desc: str) -> None:
         bar = tqdm(total=self.epoch * len(self.units), desc=desc, unit="epoch", dynamic_ncols=True)
         det = self.trained(DET, bar)
         self.measure(DET, det, {}, bar)
-        reps_det = det.representations(self.setup.x_meas)
+        reps_det = det.twin.representations(self.setup.x_meas)
         for unit in self.units[1:]:
             bar.set_postfix_str(f"{unit}: training", refresh=True)
             self.measure(unit, self.trained(unit, bar), reps_det, bar)
         bar.close()
-
-
-class NoBar:
-    """A stand-in for a tqdm bar where no progress is shown (loading a trained network)."""
-
-    def update(self, n: int) -> None:
-        pass
 
 
 def run_id_of(args: argparse.Namespace) -> str:

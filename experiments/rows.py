@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from estimators import Estimate
-from noisynet.flow import LayerMeasurement
+from noisynet.flow import Clustering, LayerMeasurement
 
 ROW_FIELDS = (
     "layer", "layer_dim", "quantity", "estimator", "param", "value", "ci_low", "ci_high", "std_error",
@@ -48,14 +48,24 @@ def layer_rows(meas: LayerMeasurement, *, dpi_violation: bool | None = None, par
     rows = [estimate_row(meas, "I_XT", meas.i_xt, seconds=meas.seconds, dpi_violation=dpi_violation, param=param)]
     if meas.i_ty is not None:
         rows.append(estimate_row(meas, "I_TY", meas.i_ty, param=param))
-    c = meas.clustering
-    if c is not None:
-        base = {"layer": meas.site, "layer_dim": meas.width, "n": meas.m}
-        rows += [row(**base, quantity="H_bin", estimator="binning", param=f"delta={delta:g}", value=h, unit="nat")
-                 for delta, h in c.h_bin.items()]
-        if c.class_ratio is not None:
-            rows.append(row(**base, quantity="class_ratio", estimator="pdist", value=c.class_ratio, unit=""))
-            rows.append(row(**base, quantity="silhouette", estimator="sklearn", value=c.silhouette, unit=""))
-        rows += [row(**base, quantity="n_clusters", estimator="eps-graph", param=f"eps={eps:g}", value=float(k),
-                     unit="count", seconds=c.seconds) for eps, k in c.n_clusters.items()]
+    if meas.clustering is not None:
+        rows += clustering_rows(meas.site, meas.width, meas.m, meas.clustering)
+    return rows
+
+
+def clustering_rows(site: str, width: int, m: int, c: Clustering, *, param: str | None = None) -> list[dict]:
+    """The rows of one layer's clustering diagnostics: H_bin per Delta (nats), class_ratio and silhouette
+    (unitless, where labels were given), n_clusters per eps (count). ``param`` (an experiment's own
+    encoding) goes in front of each row's scale, e.g. "net=noisy;beta=0.01" + ";delta=0.001"."""
+    def p(scale: str | None = None) -> str | None:
+        return ";".join(x for x in (param, scale) if x) or None
+
+    base = {"layer": site, "layer_dim": width, "n": m}
+    rows = [row(**base, quantity="H_bin", estimator="binning", param=p(f"delta={delta:g}"), value=h, unit="nat")
+            for delta, h in c.h_bin.items()]
+    if c.class_ratio is not None:
+        rows.append(row(**base, quantity="class_ratio", estimator="pdist", param=p(), value=c.class_ratio, unit=""))
+        rows.append(row(**base, quantity="silhouette", estimator="sklearn", param=p(), value=c.silhouette, unit=""))
+    rows += [row(**base, quantity="n_clusters", estimator="eps-graph", param=p(f"eps={eps:g}"), value=float(k),
+                 unit="count", seconds=c.seconds) for eps, k in c.n_clusters.items()]
     return rows

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,14 @@ class Run:
 
     def discard(self, epoch: int, layer: str) -> int:
         """Remove the rows of one layer at one epoch (a measurement cut short, about to be redone in full,
-        so that nothing is duplicated); rewrites metrics.csv atomically. Returns how many rows went."""
+        so that nothing is duplicated). Returns how many rows went."""
+        return self.discard_rows(lambda r: int(r["epoch"]) == epoch and r["layer"] == layer)
+
+    def discard_rows(self, drop: Callable[[dict[str, str]], bool]) -> int:
+        """Remove the rows for which ``drop(row)`` is true (rows as read by :meth:`rows`); rewrites
+        metrics.csv atomically. Returns how many rows went."""
         rows = self.rows()
-        keep = [r for r in rows if not (int(r["epoch"]) == epoch and r["layer"] == layer)]
+        keep = [r for r in rows if not drop(r)]
         if len(keep) == len(rows):
             return 0
         buf = io.StringIO()
@@ -115,16 +121,33 @@ class Run:
         atomic_write_bytes(self.metrics, buf.getvalue().encode())
         return len(rows) - len(keep)
 
-    def save_checkpoint(self, epoch: int, state: dict[str, Any]) -> Path:
-        """Write checkpoints/epoch_<epoch>.pt atomically; returns its path."""
-        path = self.checkpoints / f"epoch_{epoch:06d}.pt"
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+    def checkpoint_path(self, epoch: int, prefix: str = "") -> Path:
+        """checkpoints/<prefix>epoch_<epoch>.pt (``prefix`` names one of several networks of a run)."""
+        return self.checkpoints / f"{prefix}epoch_{epoch:06d}.pt"
+
+    def save_checkpoint(self, epoch: int, state: dict[str, Any], prefix: str = "") -> Path:
+        """Write the checkpoint of ``epoch`` atomically (written, flushed to disk, then renamed); ``state``
+        holds tensors and plain types only (it is loaded with ``weights_only=True``). Returns its path."""
+        path = self.checkpoint_path(epoch, prefix)
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(path, buf.getvalue())
         return path
 
-    def checkpoint_epochs(self) -> list[int]:
-        return sorted(int(p.stem.split("_")[1]) for p in self.checkpoints.glob("epoch_*.pt"))
+    def checkpoint_epochs(self, prefix: str = "") -> list[int]:
+        """Epochs with a checkpoint (of the network ``prefix``), ascending."""
+        return sorted(int(p.stem.rsplit("_", 1)[1]) for p in self.checkpoints.glob(f"{prefix}epoch_*.pt"))
 
-    def load_checkpoint(self, epoch: int) -> dict[str, Any]:
-        return torch.load(self.checkpoints / f"epoch_{epoch:06d}.pt", weights_only=False)
+    def load_checkpoint(self, epoch: int, prefix: str = "") -> dict[str, Any]:
+        """The checkpoint of ``epoch``, loaded without unpickling code (``weights_only=True``).
+
+        Raises:
+            ValueError: the file is not a checkpoint of tensors and plain types (corrupt, truncated, or
+                carrying code); the message names the file.
+        """
+        path = self.checkpoint_path(epoch, prefix)
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception as err:  # torch raises UnpicklingError, EOFError, RuntimeError, ... by content
+            raise ValueError(f"checkpoint: {path} is not a readable checkpoint of tensors and plain types "
+                             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err

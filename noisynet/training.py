@@ -16,6 +16,39 @@ from torch import nn
 from noisynet.twin import NoisyTwin, SeededNoise
 
 
+@torch.no_grad()
+def evaluate(twin: nn.Module, x: torch.Tensor, y: torch.Tensor, *, noise: bool,
+             generator: torch.Generator | None = None, chunk: int = 8192) -> dict[str, float]:
+    """Cross-entropy and accuracy of ``twin`` on (x, y), noise off or on.
+
+    Args:
+        twin: a :class:`~noisynet.twin.NoisyTwin` (or any module with ``site_names`` and ``deterministic()``).
+        x: Tensor (n, ...) inputs in the model's dtype; y: Tensor (n,) int64 labels.
+        noise: evaluate the noisy twin (noise drawn from ``generator``, in chunk order) or the deterministic
+            network (noise off, the same weights).
+        generator: torch.Generator for the noise (required with noise=True).
+        chunk: rows per forward pass (bounds memory; the noise draws follow the chunks).
+
+    Returns:
+        {"loss": mean cross-entropy in nats, "acc": fraction correct}.
+
+    Raises:
+        ValueError: noise=True without a generator, x and y of different lengths.
+    """
+    if noise and generator is None:
+        raise ValueError("generator: got None with noise=True, expected a torch.Generator for the noise")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"y: got {y.shape[0]} labels for {x.shape[0]} inputs, expected one per input")
+    twin.eval()
+    loss, correct = 0.0, 0
+    for a in range(0, x.shape[0], chunk):
+        with SeededNoise(twin.site_names, generator) if noise else twin.deterministic():
+            logits = twin(x[a:a + chunk])
+        loss += float(nn.functional.cross_entropy(logits.double(), y[a:a + chunk], reduction="sum"))
+        correct += int((logits.argmax(1) == y[a:a + chunk]).sum())
+    return {"loss": loss / x.shape[0], "acc": correct / x.shape[0]}
+
+
 class Trainer:
     """Mini-batch training of a twin with Adam and cross-entropy on its logits.
 
@@ -86,17 +119,19 @@ class Trainer:
         self.epoch += 1
         return total / perm.numel()
 
-    @torch.no_grad()
-    def evaluate(self, *, noise: bool = False) -> dict[str, float]:
+    def evaluate(self, *, noise: bool = False, twin: nn.Module | None = None) -> dict[str, float]:
         """Loss (nats) and accuracy on the training and test sets, noise off (default) or on (noise seeded
-        from the seed and the epoch, so an evaluation does not depend on the ones before it)."""
-        self.twin.eval()
-        out = {}
+        from the seed and the epoch, so an evaluation does not depend on the ones before it), of the
+        trained twin or of another ``twin`` of the same model (e.g. with another beta).
+
+        Returns:
+            {"train_loss", "train_acc", "test_loss", "test_acc"} (nats, fractions)."""
+        twin = self.twin if twin is None else twin
         noise_gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch + 2)
+        out = {}
         for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
-            logits = self._forward(x, noise, noise_gen)
-            out[f"{split}_loss"] = float(self.loss(logits, y))
-            out[f"{split}_acc"] = float((logits.argmax(1) == y).double().mean())
+            ev = evaluate(twin, x, y, noise=noise, generator=noise_gen)
+            out[f"{split}_loss"], out[f"{split}_acc"] = ev["loss"], ev["acc"]
         return out
 
     def state_dict(self) -> dict:
