@@ -112,6 +112,12 @@ class Estimate:
         """An estimate without an interval (a baseline that gives none): interval fields stay None."""
         return cls(value=float(value), **kwargs)
 
+    def __str__(self) -> str:
+        """"3.121 [3.098, 3.144] nat (95%)": the value with its interval, or the value alone."""
+        if not self.has_interval:
+            return f"{self.value:.4g} {self.unit}"
+        return f"{self.value:.4g} [{self.ci_low:.4g}, {self.ci_high:.4g}] {self.unit} ({self.level:.0%})"
+
     @property
     def has_interval(self) -> bool:
         return self.ci_low is not None and self.ci_high is not None
