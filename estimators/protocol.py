@@ -42,6 +42,13 @@ class MIEstimate:
         ValueError: a quantity is None without a reason; estimates in different units; a reason for an
             unknown quantity.
         TypeError: i_xt / i_ty / terms not Estimates.
+    Examples:
+        >>> import torch
+        >>> from estimators import SP, LayerData
+        >>> s = torch.tensor([[0.0], [1.0], [2.0]])[:, None, :].expand(3, 8, 1)  # (m, R, d): 3 separated inputs
+        >>> result = SP()(LayerData(s, beta=0.05), generator=0)
+        >>> result.estimator, round(result.i_xt.value, 3), result.i_ty is None, result.reasons["I_TY"]
+        ('sp', 1.099, True, 'no labels given')
     """
 
     i_xt: Estimate | None
