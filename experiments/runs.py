@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -142,12 +143,23 @@ class Run:
         """The checkpoint of ``epoch``, loaded without unpickling code (``weights_only=True``).
 
         Raises:
-            ValueError: the file is not a checkpoint of tensors and plain types (corrupt, truncated, or
-                carrying code); the message names the file.
+            UnsafeCheckpoint: the file refers to a Python callable (a pickle that would run code on loading:
+                nothing is executed); the message names the file and the callable.
+            ValueError: the file is not a readable checkpoint (corrupt, truncated, empty); names the file.
         """
         path = self.checkpoint_path(epoch, prefix)
         try:
             return torch.load(path, weights_only=True)
         except Exception as err:  # torch raises UnpicklingError, EOFError, RuntimeError, ... by content
-            raise ValueError(f"checkpoint: {path} is not a readable checkpoint of tensors and plain types "
-                             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
+            text = str(err)
+            found = re.search(r"unsupported GLOBAL (\S+)", text)
+            if found:
+                raise UnsafeCheckpoint(f"checkpoint: {path} refers to {found.group(1)}, which a checkpoint of "
+                                       "tensors and plain types never does: refused, nothing was run") from err
+            first = next((line for line in text.splitlines() if line.strip()), "")
+            raise ValueError(f"checkpoint: {path} is not a readable checkpoint ({type(err).__name__}"
+                             + (f": {first[:120]}" if first else "") + ")") from err
+
+
+class UnsafeCheckpoint(ValueError):
+    """A checkpoint file that would run code if it were unpickled (refused; never loaded)."""

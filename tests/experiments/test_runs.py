@@ -9,7 +9,7 @@ import torch
 
 from experiments import szt
 from experiments.loop import train_and_measure
-from experiments.runs import COLUMNS, Run, log_schedule
+from experiments.runs import COLUMNS, Run, UnsafeCheckpoint, log_schedule
 from noisynet import NoisyTwin, Trainer, mlp
 
 
@@ -95,3 +95,83 @@ def test_szt_command_smoke(tmp_path, capsys):
         assert (run.figures / f"{name}.png").stat().st_size > 10_000
     out = capsys.readouterr().out
     assert "I(X;T)" in out and str(run.dir) in out
+
+
+def _reference(tmp_path):
+    full = tmp_path / "full"
+    run, trainer, twin, x, y = _setup(full)
+    train_and_measure(run, trainer, twin, x, y, SCHEDULE, seed=0, flow=FLOW, desc="toy")
+    return full, run.rows()
+
+
+SCHEDULE = [0, 1, 2, 4]
+
+
+def _key(r):
+    return r["epoch"], r["layer"], r["quantity"], r["estimator"], r["param"]
+
+
+def _same_rows(resumed, reference):
+    """The same measurements, each once, with the same values (all columns but the time taken)."""
+    assert sorted(map(_key, resumed)) == sorted(map(_key, reference))
+    ref = {_key(r): r for r in reference}
+    for r in resumed:
+        assert {k: v for k, v in r.items() if k != "seconds"} == {
+            k: v for k, v in ref[_key(r)].items() if k != "seconds"}, _key(r)
+
+
+def _resume(path):
+    run, trainer, twin, x, y = _setup(path)
+    train_and_measure(run, trainer, twin, x, y, SCHEDULE, seed=0, flow=FLOW, desc="toy")
+    return run.rows()
+
+
+@pytest.mark.parametrize("keep", [0.4, 0.0, None])  # truncated to 40%, emptied, deleted
+def test_resume_measures_again_every_epoch_whose_rows_are_missing(tmp_path, keep):
+    full, reference = _reference(tmp_path)
+    cut = tmp_path / "cut"
+    shutil.copytree(full, cut)
+    metrics = cut / "toy" / "r" / "metrics.csv"
+    if keep is None:
+        metrics.unlink()
+    else:
+        lines = metrics.read_text().splitlines(keepends=True)
+        metrics.write_text("".join(lines[: 1 + int(keep * (len(lines) - 1))]))
+    _same_rows(_resume(cut), reference)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint" * 20, "truncated"])
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, content):
+    full, reference = _reference(tmp_path)
+    cut = tmp_path / "cut"
+    shutil.copytree(full, cut)
+    newest = cut / "toy" / "r" / "checkpoints" / "epoch_000004.pt"
+    newest.write_bytes(newest.read_bytes()[:200] if content == "truncated" else content)
+    metrics = cut / "toy" / "r" / "metrics.csv"
+    lines = metrics.read_text().splitlines(keepends=True)
+    metrics.write_text("".join(l for l in lines if not l.startswith("4,")))  # epoch 4 not measured yet
+    with pytest.warns(UserWarning, match="epoch_000004.pt is not a readable checkpoint.*earlier checkpoint"):
+        _same_rows(_resume(cut), reference)
+    assert torch.load(newest, weights_only=True)["epoch"] == 4  # written anew
+
+
+class _Payload:
+    """Pickles to a call of os.system (what a planted checkpoint would run on an unpickling load)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_planted_checkpoint_is_refused_and_nothing_runs(tmp_path):
+    full, _ = _reference(tmp_path)
+    marker = tmp_path / "executed"
+    newest = full / "toy" / "r" / "checkpoints" / "epoch_000004.pt"
+    torch.save({"model": _Payload(marker), "epoch": 4}, newest)
+    with pytest.raises(UnsafeCheckpoint, match=r"epoch_000004.pt refers to posix.system.*refused"):
+        _resume(full)
+    assert not marker.exists()
