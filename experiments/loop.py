@@ -7,19 +7,24 @@ again from its checkpoint, a layer cut short having its partial rows discarded f
 the newest readable checkpoint (an unreadable one, e.g. corrupt or written by another program, is skipped
 with a warning naming it, and the previous one is used). No finished measurement is lost, none is duplicated,
 and the result is the same as an uninterrupted run (every random stream is seeded and saved).
+
+Measurements run in this process (:class:`InProcess`) or as Ray tasks while training goes on
+(``experiments.parallel``); either way only this process writes metrics.csv, each layer's rows once, and the
+rows are the same: a measured epoch depends on the run's seed, the epoch and its checkpoint only (its random
+streams come from :func:`epoch_seed`, and every layer starts its replica doubling at ``min_replicas``).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Iterator
 
 import torch
 from tqdm.auto import tqdm
 
 from experiments.rows import layer_rows
 from experiments.runs import Run, UnsafeCheckpoint
-from noisynet.flow import iter_information_flow
+from noisynet.flow import LayerMeasurement, iter_information_flow
 from noisynet.training import Trainer
 from noisynet.twin import NoisyTwin
 
@@ -29,49 +34,85 @@ def last_quantity(labels: bool, diagnostics: bool) -> str:
     return "n_clusters" if diagnostics else ("I_TY" if labels else "I_XT")
 
 
-def measure_epoch(run: Run, trainer: Trainer, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None,
-                  epoch: int, *, seed: int, flow: dict, status: Callable[[str], None] | None = None) -> None:
-    """Append the rows of one epoch that are not yet in the run (accuracy, then layer by layer).
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of a measured epoch's random streams (propagation, and each layer's Monte Carlo through
+    :func:`noisynet.flow.iter_information_flow`): a function of (seed, epoch) only, so that a measurement is
+    the same whichever process makes it and in whatever order."""
+    return seed * 100_003 + epoch
 
-    ``flow`` holds keyword arguments of :func:`noisynet.flow.iter_information_flow`; its ``min_replicas``
-    is the first R of a layer that has no earlier measured epoch, the others start at half the R they
-    needed at the previous measured epoch (consecutive epochs need similar R)."""
-    rows = [r for r in run.rows() if int(r["epoch"]) == epoch]
-    if not any(r["quantity"] == "test_acc" for r in rows):
-        out = []
-        for mode, noise in (("deterministic", False), ("noisy", True)):
-            for q, v in trainer.evaluate(noise=noise).items():
-                out.append({"epoch": epoch, "quantity": q, "estimator": mode, "value": v,
-                            "unit": "nat" if q.endswith("loss") else "fraction", "n": None})
-        run.append(out)
-    final = last_quantity(y is not None, flow.get("diagnostics", True))
-    todo, known = [], {}
-    for site in twin.site_names:
-        mine = [r for r in rows if r["layer"] == site]
-        if any(r["quantity"] == final for r in mine):
-            ixt = [r for r in mine if r["quantity"] == "I_XT"]
-            if ixt[0]["value"] != "":
-                known[site] = float(ixt[0]["ci_high"])
-        else:
-            if mine:
-                run.discard(epoch, site)  # cut short: measured again in full below
-            todo.append(site)
-    first = flow.get("min_replicas", 8)
-    start = {}
-    earlier = [r for r in run.rows() if r["quantity"] == "I_XT" and r["n"] and int(r["epoch"]) < epoch]
-    for r in sorted(earlier, key=lambda r: int(r["epoch"])):
-        start[r["layer"]] = max(first, int(r["n"]) // (2 * x.shape[0]))
-    kwargs = {**flow, "min_replicas": {s: start.get(s, first) for s in twin.site_names}}
-    for meas in iter_information_flow(twin, x, y, seed=seed, sites=todo, **kwargs):
-        before = twin.site_names[twin.site_names.index(meas.site) - 1] if meas.site != twin.site_names[0] else None
-        dpi = None
-        if meas.supported and before in known:
-            dpi = bool(meas.i_xt.ci_low > known[before])
+
+class InProcess:
+    """Measures in this process (``--workers 1``): :meth:`results` measures what was submitted, layer by layer.
+
+    The interface of a measurer (see ``experiments.parallel.RayMeasurer`` for the other one):
+    ``submit(epoch, twin, x, y, sites=..., seed=..., flow=...)`` asks for the layers ``sites`` of ``twin`` as
+    it is now; ``results(wait)`` yields ``(epoch, LayerMeasurement)`` pairs, each epoch's layers in forward
+    order (``wait``: until every submitted measurement is done; else what is done now); ``pending`` counts
+    the epochs not yet yielded in full. Here :meth:`results` runs the measurements itself, so it must be
+    drained before the twin changes (the loop drains it right after each submit)."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[int, Iterator[LayerMeasurement]]] = []
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def submit(self, epoch: int, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None, *, sites: list[str],
+               seed: int, flow: dict) -> None:
+        self._queue.append((epoch, iter_information_flow(twin, x, y, seed=seed, sites=sites, **flow)))
+
+    def results(self, wait: bool = True) -> Iterator[tuple[int, LayerMeasurement]]:
+        while self._queue:
+            epoch, layers = self._queue[0]
+            for meas in layers:
+                yield epoch, meas
+            self._queue.pop(0)
+
+
+class EpochRows:
+    """Writes a run's measured epochs to metrics.csv: the accuracy rows when an epoch is opened, then each
+    layer's rows as its measurement arrives, with the data-processing flag against the previous site's
+    I(X;T) interval at the same epoch (from this session or from rows already in the file)."""
+
+    def __init__(self, run: Run, sites: list[str], final: str) -> None:
+        self.run, self.sites, self.final = run, sites, final
+        self._known: dict[int, dict[str, float]] = {}  # epoch -> {site: I(X;T) ci_high}
+
+    def open(self, epoch: int, trainer: Trainer) -> list[str]:
+        """Append the accuracy rows of ``epoch`` if missing (``trainer`` at that epoch); discard the rows of a
+        layer cut short; return the sites still to measure, in forward order."""
+        rows = [r for r in self.run.rows() if int(r["epoch"]) == epoch]
+        if not any(r["quantity"] == "test_acc" for r in rows):
+            out = []
+            for mode, noise in (("deterministic", False), ("noisy", True)):
+                for q, v in trainer.evaluate(noise=noise).items():
+                    out.append({"epoch": epoch, "quantity": q, "estimator": mode, "value": v,
+                                "unit": "nat" if q.endswith("loss") else "fraction", "n": None})
+            self.run.append(out)
+        todo, known = [], {}
+        for site in self.sites:
+            mine = [r for r in rows if r["layer"] == site]
+            if any(r["quantity"] == self.final for r in mine):
+                ixt = [r for r in mine if r["quantity"] == "I_XT"]
+                if ixt[0]["value"] != "":
+                    known[site] = float(ixt[0]["ci_high"])
+            else:
+                if mine:
+                    self.run.discard(epoch, site)  # cut short: measured again in full
+                todo.append(site)
+        self._known[epoch] = known
+        return todo
+
+    def write(self, epoch: int, meas: LayerMeasurement) -> None:
+        """Append one layer's rows (the layers of an epoch arrive in forward order)."""
+        known = self._known[epoch]
+        index = self.sites.index(meas.site)
+        before = self.sites[index - 1] if index else None
+        dpi = bool(meas.i_xt.ci_low > known[before]) if meas.supported and before in known else None
         if meas.supported:
             known[meas.site] = meas.i_xt.ci_high
-        run.append([{"epoch": epoch, **r} for r in layer_rows(meas, dpi_violation=dpi)])
-        if status is not None:
-            status(f"{meas.site} I(X;T)={meas.i_xt.value:.2f}")
+        self.run.append([{"epoch": epoch, **r} for r in layer_rows(meas, dpi_violation=dpi)])
 
 
 def epoch_complete(rows: list[dict], epoch: int, sites: list[str], final: str) -> bool:
@@ -121,18 +162,38 @@ def resume_point(ckpt: _Checkpoints, rows: list[dict], schedule: list[int], site
 
 
 def train_and_measure(run: Run, trainer: Trainer, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None,
-                      schedule: list[int], *, seed: int, flow: dict, desc: str) -> None:
-    """Train to the end of ``schedule``, measuring at each of its epochs (see the module docstring)."""
+                      schedule: list[int], *, seed: int, flow: dict, desc: str, measurer=None) -> None:
+    """Train to the end of ``schedule``, measuring at each of its epochs (see the module docstring).
+
+    ``flow`` holds keyword arguments of :func:`noisynet.flow.iter_information_flow` (every layer of every
+    epoch starts its replica doubling at ``min_replicas``: a measurement depends on (seed, epoch, layer) and
+    the checkpoint only). ``measurer``: where the measurements run, :class:`InProcess` (default) or
+    ``experiments.parallel.RayMeasurer`` (Ray tasks, while training goes on); the rows are the same."""
+    measurer = InProcess() if measurer is None else measurer
     final = last_quantity(y is not None, flow.get("diagnostics", True))
     ckpt = _Checkpoints(run)
+    writer = EpochRows(run, twin.site_names, final)
     start, redo = resume_point(ckpt, run.rows(), schedule, twin.site_names, final)
+    bar = tqdm(total=schedule[-1], initial=0, desc=desc, unit="epoch", dynamic_ncols=True)
+
+    def write(wait: bool) -> None:
+        for epoch, meas in measurer.results(wait):
+            writer.write(epoch, meas)
+            busy = f", {measurer.pending} epochs being measured" if measurer.pending else ""
+            bar.set_postfix_str(f"epoch {epoch} {meas.site} I(X;T)={meas.i_xt.value:.2f}{busy}", refresh=True)
+
+    def measure(epoch: int) -> None:
+        todo = writer.open(epoch, trainer)
+        if todo:
+            measurer.submit(epoch, twin, x, y, sites=todo, seed=epoch_seed(seed, epoch), flow=flow)
+        write(wait=False)
+
     for epoch, state in redo:  # epochs behind the resume point with rows missing: measured from their checkpoint
         trainer.load_state_dict(state)
-        measure_epoch(run, trainer, twin, x, y, epoch, seed=seed * 100_003 + epoch, flow=flow)
+        measure(epoch)
     if start is not None:
         trainer.load_state_dict(start)
-    bar = tqdm(total=schedule[-1], initial=trainer.epoch, desc=desc, unit="epoch", dynamic_ncols=True)
-    status = lambda s: bar.set_postfix_str(s, refresh=True)  # noqa: E731
+    bar.update(trainer.epoch)
     for epoch in schedule:
         if epoch < trainer.epoch:
             continue  # verified above
@@ -141,5 +202,6 @@ def train_and_measure(run: Run, trainer: Trainer, twin: NoisyTwin, x: torch.Tens
             bar.update(1)
         if epoch not in ckpt.epochs() or ckpt.get(epoch) is None:  # absent, or unreadable: written anew
             run.save_checkpoint(epoch, trainer.state_dict())
-        measure_epoch(run, trainer, twin, x, y, epoch, seed=seed * 100_003 + epoch, flow=flow, status=status)
+        measure(epoch)
+    write(wait=True)
     bar.close()
