@@ -10,15 +10,35 @@ import numpy as np
 import torch
 
 
-def as_tensor(x: Any, name: str, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """``x`` (tensor or array-like) as a tensor of ``dtype`` on its own device; TypeError if not numeric."""
+def _tensor(x: Any, name: str, expected: str) -> torch.Tensor:
+    """``x`` as a tensor holding data (not on the meta device); TypeError naming ``name`` where it is not
+    numbers (strings, objects, ragged lists)."""
     if isinstance(x, torch.Tensor):
         t = x.detach()
     else:
         try:
-            t = torch.as_tensor(np.asarray(x))
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"{name}: got {type(x).__name__}, expected a tensor or an array of numbers") from err
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as err:  # ragged nested lists, for instance
+            raise TypeError(f"{name}: got {type(x).__name__} {_short(x)}, expected {expected}") from err
+        try:
+            t = torch.as_tensor(arr)
+        except (TypeError, ValueError, RuntimeError) as err:  # strings, objects, unsigned 16-bit ...
+            raise TypeError(f"{name}: got {type(x).__name__} of dtype {arr.dtype}, expected {expected}") from err
+    if t.device.type == "meta":
+        raise ValueError(f"{name}: got a tensor on the meta device (a shape without data), expected {expected} "
+                         "with data (on the CPU or a GPU)")
+    return t
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def as_tensor(x: Any, name: str, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """``x`` (tensor or array-like) as a tensor of ``dtype`` on its own device; TypeError if not numeric,
+    ValueError on the meta device (no data)."""
+    t = _tensor(x, name, "a tensor or an array of numbers")
     if t.dtype == torch.bool or t.is_complex() or not (t.is_floating_point() or t.dtype in _INTS):
         raise TypeError(f"{name}: got dtype {t.dtype}, expected real numbers")
     return t.to(dtype)
@@ -27,8 +47,11 @@ def as_tensor(x: Any, name: str, *, dtype: torch.dtype = torch.float64) -> torch
 _INTS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
-def samples(x: Any, name: str, *, rank: int, min_rows: int = 1) -> torch.Tensor:
-    """Float64 samples of the given ``rank`` with finite entries and at least ``min_rows`` rows."""
+def samples(x: Any, name: str, *, rank: int, min_rows: int = 1, distances: bool = False) -> torch.Tensor:
+    """Float64 samples of the given ``rank`` with finite entries and at least ``min_rows`` rows; with
+    ``distances`` (for estimators that take squared distances between samples) also the squared distance of
+    any two of them (vectors along the last dimension, of size d) is finite in float64: every |entry| below
+    sqrt(max float64 / (4 d)), about 6.7e153 / sqrt(d)."""
     t = as_tensor(x, name)
     if t.dim() != rank:
         shape = {2: "(n, d)", 3: "(m, R, d)", 1: "(n,)"}.get(rank, f"rank {rank}")
@@ -40,17 +63,50 @@ def samples(x: Any, name: str, *, rank: int, min_rows: int = 1) -> torch.Tensor:
     bad = ~torch.isfinite(t)
     if bad.any():
         raise ValueError(f"{name}: got {int(bad.sum())} NaN or infinite entries, expected finite numbers")
+    if distances:
+        d = t.shape[-1] if rank > 1 else 1
+        limit = math.sqrt(torch.finfo(torch.float64).max / (4 * d))
+        top = float(t.abs().max())
+        if not top < limit:
+            raise ValueError(f"{name}: got entries as large as {top:.3g} in magnitude, expected |entries| < "
+                             f"{limit:.3g} (d = {d}), so that squared distances between samples are finite")
     return t
 
 
-def positive(x: Any, name: str) -> float:
-    """A finite number > 0 (e.g. beta, the noise standard deviation)."""
+def _number(x: Any, name: str, expected: str) -> float:
+    """``x`` as a float: a real number (a Python or numpy number, or a one-element tensor), not a bool or a
+    string; TypeError naming ``name`` otherwise."""
+    if isinstance(x, (bool, np.bool_, str, bytes)) or (isinstance(x, torch.Tensor) and x.dtype == torch.bool):
+        raise TypeError(f"{name}: got {x!r}, expected {expected}")
+    if isinstance(x, torch.Tensor) and x.device.type == "meta":
+        raise ValueError(f"{name}: got a tensor on the meta device (no data), expected {expected}")
     try:
-        v = float(x)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name}: got {x!r}, expected a number > 0") from err
+        return float(x)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name}: got {_short(x)}, expected {expected}") from err
+
+
+def positive(x: Any, name: str) -> float:
+    """A finite number > 0 (a bool or a string is a TypeError)."""
+    v = _number(x, name, "a number > 0")
     if not (v > 0.0 and math.isfinite(v)):
         raise ValueError(f"{name}: got {x!r}, expected a finite number > 0")
+    return v
+
+
+STD_RANGE = (1.5e-154, 1.3e154)
+"""Noise standard deviations beta with beta^2 and 1 / beta^2 finite, nonzero float64 numbers (the Gaussian
+densities of the estimators use both; :class:`noisynet.NoisyTwin` accepts the same range)."""
+
+
+def noise_std(x: Any, name: str = "beta") -> float:
+    """A noise standard deviation (not the variance): a finite number > 0 whose square and inverse square
+    are finite and nonzero in float64, i.e. in :data:`STD_RANGE` (about 1e-154 .. 1e154)."""
+    v = positive(x, name)
+    lo, hi = STD_RANGE
+    if not lo < v < hi:
+        raise ValueError(f"{name}: got {x!r}, expected a noise standard deviation between {lo:g} and {hi:g} "
+                         f"({name}^2 and 1/{name}^2 representable in float64)")
     return v
 
 
@@ -64,16 +120,18 @@ def positive_int(x: Any, name: str, *, minimum: int = 1) -> int:
 
 
 def probability(x: Any, name: str) -> float:
-    """A number strictly between 0 and 1."""
-    v = float(x)
+    """A number strictly between 0 and 1 (a bool or a string is a TypeError)."""
+    v = _number(x, name, "a number in (0, 1)")
     if not 0.0 < v < 1.0:
         raise ValueError(f"{name}: got {x!r}, expected a number in (0, 1)")
     return v
 
 
 def labels(y: Any, name: str, *, length: int, min_classes: int = 2) -> torch.Tensor:
-    """Integer class labels of shape (length,), with at least ``min_classes`` distinct values."""
-    t = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y.detach()
+    """Integer class labels of shape (length,), with at least ``min_classes`` distinct values, as int64 on the
+    CPU. Float labels must be whole numbers that int64 holds exactly (|y| < 2^63; 1e30 and 2e30 would both
+    become the same int64): ValueError otherwise; strings, bools and objects are a TypeError."""
+    t = _tensor(y, name, "integer class labels")
     if t.dim() != 1:
         raise ValueError(f"{name}: got shape {tuple(t.shape)}, expected ({length},)")
     if t.shape[0] != length:
@@ -81,6 +139,10 @@ def labels(y: Any, name: str, *, length: int, min_classes: int = 2) -> torch.Ten
     if t.is_floating_point():
         if not torch.equal(t, t.round()):
             raise ValueError(f"{name}: got non-integer values, expected integer class labels")
+        big = t.abs().max().item() if t.numel() else 0.0
+        if not big < 2.0**63:
+            raise ValueError(f"{name}: got a label of magnitude {big:.3g}, expected integers that int64 holds "
+                             "exactly (|label| < 2^63)")
     elif t.dtype not in _INTS:
         raise TypeError(f"{name}: got dtype {t.dtype}, expected integer class labels")
     t = t.to(torch.int64).cpu()

@@ -109,8 +109,11 @@ class LayerData:
             first replica of ``samples`` where all replicas of every input coincide.
 
     Raises:
-        ValueError: samples not (m, R, d) or not finite; beta not a finite number > 0; labels, x or s with
-            another number of rows than samples (or s with another width); labels not integer classes.
+        ValueError: samples not (m, R, d), not finite, on the meta device or so large that squared distances
+            overflow; beta not in (1.5e-154, 1.3e154) (beta^2 and 1/beta^2 finite); labels, x or s with
+            another number of rows than samples (or s with another width); labels not integer classes held
+            exactly by int64.
+        TypeError: samples, x, s or labels not numbers (strings, for instance); beta not a number.
     """
 
     samples: torch.Tensor
@@ -120,10 +123,10 @@ class LayerData:
     s: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        samples = checks.samples(self.samples, "samples", rank=3)
+        samples = checks.samples(self.samples, "samples", rank=3, distances=True)
         m, _, d = samples.shape
         object.__setattr__(self, "samples", samples)
-        object.__setattr__(self, "beta", checks.positive(self.beta, "beta"))
+        object.__setattr__(self, "beta", checks.noise_std(self.beta, "beta"))
         if self.labels is not None:
             object.__setattr__(self, "labels", checks.labels(self.labels, "labels", length=m, min_classes=1))
         if self.x is not None:

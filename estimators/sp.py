@@ -88,8 +88,11 @@ def sp_entropy(
         h(Z) <= h(P_n * N) <= h(Z) + ln n (docs/theory.md, section 4).
 
     Raises:
-        ValueError: samples not (n, d) or with NaN/inf; n < 8 for sampled data (the bias diagnostic needs
-            n/4 >= 2); beta <= 0; n_mc < 2; weights without ``population=True`` or of the wrong length.
+        ValueError: samples not (n, d), with NaN/inf, on the meta device, or so large that squared
+            distances overflow (see :func:`estimators.checks.samples`); n < 8 for sampled data (the bias
+            diagnostic needs n/4 >= 2); beta not in (1.5e-154, 1.3e154) (beta^2 and 1/beta^2 must be finite);
+            n_mc < 2; level not in (0, 1); weights without ``population=True`` or of the wrong length.
+        TypeError: samples not numbers; beta or level not a number (a bool or a string included).
     Examples:
         Four atoms 10 beta apart, the law itself (population): h = h(Z) + ln 4 up to a negligible overlap.
 
@@ -101,8 +104,8 @@ def sp_entropy(
         >>> est.ci_low <= exact <= est.ci_high, est.unit
         (True, 'nat')
     """
-    x = checks.samples(samples, "samples", rank=2)
-    beta = checks.positive(beta, "beta")
+    x = checks.samples(samples, "samples", rank=2, distances=True)
+    beta = checks.noise_std(beta, "beta")
     n_mc = checks.positive_int(n_mc, "n_mc", minimum=2)
     min_draws = checks.positive_int(min_draws, "min_draws")
     level = checks.probability(level, "level")

@@ -90,10 +90,12 @@ def sp_mutual_information(
 
     Raises:
         ValueError: samples not (m, R, d) or with NaN/inf; R = 1 (the conditional terms need replicas);
-            beta <= 0; n_mc < 1; n_query out of range; labels of the wrong length or with a single class.
+            beta outside (1.5e-154, 1.3e154) (beta^2 and 1/beta^2 must be finite); n_mc < 1; n_query out of
+            range; labels of the wrong length, with a single class, or not integers int64 holds exactly.
+        TypeError: beta or level not a number (a bool or a string included); labels not numbers.
     """
-    x = checks.samples(samples, "samples", rank=3)
-    beta = checks.positive(beta, "beta")
+    x = checks.samples(samples, "samples", rank=3, distances=True)
+    beta = checks.noise_std(beta, "beta")
     n_mc = checks.positive_int(n_mc, "n_mc", minimum=1)
     level = checks.probability(level, "level")
     gen = checks.generator(generator)
