@@ -42,8 +42,10 @@ A run writes ``<out>/<experiment>/<run-id>/``: config.json, setup.txt (data, spl
 checkpoints/ (the latest of each network, every tenth of the epochs) and figures/ (accuracy, similarity,
 clustering and I(X;T) against beta). ``--resume`` continues training from the latest checkpoints and
 measures only what is missing: rows are appended block by block (a network's accuracies; one layer of one
-network), and a block cut short is removed and measured again in full. :func:`results_section` turns a
-finished run into markdown for docs/results.md.
+network), and a block cut short is removed and measured again in full. A network whose checkpoint is
+unreadable (corrupt, truncated, empty) is trained again from scratch, with a warning naming the file; a
+checkpoint that would run code is refused (the command stops, nothing is executed). :func:`results_section`
+turns a finished run into markdown for docs/results.md.
 """
 
 from __future__ import annotations
@@ -51,7 +53,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ from experiments.compare_figures import (
     unit_of,
 )
 from experiments.rows import clustering_rows, layer_rows
-from experiments.runs import Run
+from experiments.runs import Run, UnsafeCheckpoint
 from noisynet.cnn import cnn
 from noisynet.data import load_szt
 from noisynet.data.digits import load_digits
@@ -88,6 +89,8 @@ DEFAULTS = {  # per data set: epochs, lr, batch size, replicas R
 }
 CNN = {"digits": {"in_shape": (1, 8, 8), "kernel": 3, "n_test": 500},
        "mnist": {"in_shape": (1, 28, 28), "kernel": 5, "n_test": 2000}}
+
+
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows defaults, except None (a per-data-set default, spelled out in the help text)."""
 
@@ -97,7 +100,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def parser(description: str = __doc__, dataset: str = "szt", betas=(0.001, 0.005, 0.01, 0.05, 0.1),
            datasets=("szt", "digits", "mnist")) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description.split("\n\n")[0], formatter_class=_Formatter)
+    p = arguments.ArgumentParser(description=description.split("\n\n")[0], formatter_class=_Formatter)
     p.add_argument("--dataset", choices=datasets, default=dataset)
     p.add_argument("--data-dir", default=None,
                    help="folder of the MNIST IDX test files (default: the copy shipped with noisynet)")
@@ -127,19 +130,20 @@ def parser(description: str = __doc__, dataset: str = "szt", betas=(0.001, 0.005
 
 
 def configure(args: argparse.Namespace) -> argparse.Namespace:
-    """Fill the per-data-set defaults and check the arguments (SystemExit naming the option)."""
+    """Fill the per-data-set defaults and check the arguments (SystemExit naming the option); the data
+    options (--data-dir, --n-test) are checked by loading the data (:func:`main`)."""
     for k, v in DEFAULTS[args.dataset].items():
         if getattr(args, k) is None:
             setattr(args, k, v)
     if args.n_test is None and args.dataset != "szt":
         args.n_test = CNN[args.dataset]["n_test"]
-    arguments.at_least_one(args, ("epochs", "batch_size", "n_query", "n_mc", "max_sp_dim"))
+    arguments.training(args)
+    arguments.at_least_one(args, ("n_mc", "max_sp_dim", "channels", "hidden"))
+    arguments.at_least(args, ("replicas",), 8)
+    arguments.at_least(args, ("n_query",), 2)
     if args.dataset == "mnist" and args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise SystemExit(f"--data-dir: got {args.data_dir}, expected a folder holding the MNIST IDX test files")
-    if args.replicas < 8:
-        raise SystemExit(f"--replicas: got {args.replicas}, expected >= 8 (nested-replica bias diagnostic)")
-    if not all(b > 0 and math.isfinite(b) for b in args.betas) or len(set(args.betas)) != len(args.betas):
-        raise SystemExit(f"--betas: got {args.betas}, expected distinct noise standard deviations > 0")
+    arguments.noise_stds(args, "betas")
     args.betas = sorted(args.betas)
     return args
 
@@ -193,25 +197,50 @@ class Comparison:
         self.epoch = args.epochs
         self._trainers: dict[str, Trainer] = {}
         self._told: set[str] = set()  # layers whose "not estimated" message was printed
+        # read before any training starts, so that a refused checkpoint stops the run before it does work
+        self._saved = {unit: self._latest_state(unit) for unit in self.units}
 
     # ---- networks -------------------------------------------------------------------------------------
     def beta_of(self, unit: str) -> float | None:
         return None if unit == DET else float(unit.split("=")[1])
 
+    @staticmethod
+    def _prefix(unit: str) -> str:
+        return unit.replace("=", "") + "_"
+
+    def _latest_state(self, unit: str) -> dict | None:
+        """The latest checkpoint of ``unit``, or None: none written yet, or unreadable (corrupt, truncated,
+        empty: a warning names the file, and the network is trained again from scratch).
+
+        Raises:
+            UnsafeCheckpoint: a checkpoint that would run code (refused; nothing is executed)."""
+        prefix = self._prefix(unit)
+        saved = self.run.checkpoint_epochs(prefix)
+        if not saved:
+            return None
+        try:
+            return self.run.load_checkpoint(saved[-1], prefix)
+        except UnsafeCheckpoint:
+            raise
+        except ValueError as err:
+            warnings.warn(f"{err}; training {unit} again from scratch", stacklevel=2)
+            return None
+
     def trained(self, unit: str, bar: tqdm | None = None) -> Trainer:
         """The Trainer of ``unit`` trained to the last epoch (resumed from its latest checkpoint, and
-        checkpointed every tenth of the epochs; only the latest checkpoint of a unit is kept). Its ``twin``
-        has the unit's beta (the deterministic network's: the smallest beta, for noise-on evaluation only)."""
+        checkpointed every tenth of the epochs; only the latest checkpoint of a unit is kept: a new one
+        replaces every earlier file, an unreadable one included). Its ``twin`` has the unit's beta (the
+        deterministic network's: the smallest beta, for noise-on evaluation only)."""
         if unit in self._trainers:
             return self._trainers[unit]
         s, a, b = self.setup, self.args, self.beta_of(unit)
         twin = NoisyTwin(s.make_model(), b if b is not None else self.betas[0])
         trainer = Trainer(twin, s.x_train, s.y_train, s.x_test, s.y_test, lr=a.lr, batch_size=a.batch_size,
                           seed=a.seed, noise=b is not None)
-        prefix = unit.replace("=", "") + "_"
-        saved = self.run.checkpoint_epochs(prefix)
-        if saved:
-            trainer.load_state_dict(self.run.load_checkpoint(saved[-1], prefix))
+        prefix = self._prefix(unit)
+        state = self._saved.pop(unit, None)
+        if state is not None:
+            trainer.load_state_dict(state)
             if bar is not None:
                 bar.update(trainer.epoch)
         every = max(1, self.epoch // 10)
@@ -221,8 +250,9 @@ class Comparison:
                 bar.update(1)
             if trainer.epoch % every == 0 or trainer.epoch == self.epoch:
                 self.run.save_checkpoint(trainer.epoch, trainer.state_dict(), prefix)
-                for old in self.run.checkpoint_epochs(prefix)[:-1]:
-                    self.run.checkpoint_path(old, prefix).unlink()
+                for old in self.run.checkpoint_epochs(prefix):
+                    if old != trainer.epoch:
+                        self.run.checkpoint_path(old, prefix).unlink()
         self._trainers[unit] = trainer
         return trainer
 
@@ -354,26 +384,38 @@ def run_id_of(args: argparse.Namespace) -> str:
     return args.run_id or f"{args.dataset}_{args.activation}_seed{args.seed}_e{args.epochs}"
 
 
+def config_of(args: argparse.Namespace, experiment: str) -> dict:
+    """The config.json of the run ``args`` (as :func:`configure` left them) describe."""
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "threads")}
+    config.update(experiment=experiment, channels=list(args.channels), hidden=list(args.hidden))
+    if args.dataset != "mnist":
+        config.pop("data_dir")
+    return config
+
+
+@arguments.command
 def main(argv: list[str] | None = None, *, experiment: str = "compare", dataset: str = "szt",
          betas=(0.001, 0.005, 0.01, 0.05, 0.1), description: str = __doc__, extra_figures=None,
          datasets=("szt", "digits", "mnist")) -> Run:
     """Run the comparison (module docstring); ``extra_figures(comparison, run, title) -> [paths]`` adds
     figures (experiments.mnist_cnn). Returns the Run."""
     args = configure(parser(description, dataset, betas, datasets).parse_args(argv))
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "threads")}
-    config.update(experiment=experiment, channels=list(args.channels), hidden=list(args.hidden))
-    if args.dataset != "mnist":
-        config.pop("data_dir")
+    config = config_of(args, experiment)
     with threads.limited(args.threads):
-        return _main(args, config, experiment, extra_figures)
+        try:  # the data and the network, before the run's folder exists
+            setup = make_setup(args)
+            setup.make_model()
+        except (ValueError, FileNotFoundError) as err:  # names data_dir, n_test, or path (a file of --data-dir)
+            raise arguments.as_option(err, rename={"path": "data_dir"}) from err
+        arguments.run_folder(args.out, experiment, run_id_of(args), config, resume=args.resume)
+        return _main(args, config, experiment, extra_figures, setup)
 
 
-def _main(args, config, experiment, extra_figures) -> Run:
+def _main(args, config, experiment, extra_figures, setup: Setup) -> Run:
     run = Run(args.out, experiment, run_id_of(args), config, resume=args.resume)
-    setup = make_setup(args)
-    (run.dir / "setup.txt").write_text(setup.description + "\n")
     t0 = time.perf_counter()
-    comp = Comparison(run, setup, args)
+    comp = Comparison(run, setup, args)  # reads the checkpoints: a refused one stops the run here
+    (run.dir / "setup.txt").write_text(setup.description + "\n")
     comp.run_all(f"{experiment} {run.dir.name}")
     rows = run.rows()
     title = f"{args.dataset}, {args.epochs} epochs, seed {args.seed}"

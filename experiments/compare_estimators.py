@@ -69,6 +69,7 @@ from experiments.szt import WIDTHS  # noqa: E402
 from noisynet.data import load_szt  # noqa: E402
 from noisynet.models import mlp  # noqa: E402
 from noisynet.quantize import (  # noqa: E402
+    MAX_BITS,
     DeterministicModel,
     Quantize,
     quantized_information,
@@ -81,8 +82,8 @@ EXPERIMENT = "compare_estimators"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = arguments.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     a = p.add_argument
     a("--activation", nargs="+", choices=("tanh", "relu"), default=["tanh", "relu"])
     a("--epochs", type=int, default=1000, help="training epochs of every network")
@@ -135,10 +136,19 @@ def _append_new(run: Run, rows: list[dict]) -> None:
         run.append(new)
 
 
+@arguments.command
 def main(argv: Sequence[str] | None = None) -> Path:
     args = parser().parse_args(argv)
-    arguments.at_least_one(args, ("epochs", "n_query", "n_mc", "batch_size", "inputs", "renyi_m", "ksg_k", "n_bins",
-                                  "threads"))
+    check(args)
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        return _main(args)
+
+
+def check(args: argparse.Namespace) -> None:
+    """Every option, and the run's folder, before anything is written (SystemExit naming the option)."""
+    arguments.training(args)
+    arguments.at_least_one(args, ("inputs", "renyi_m", "ksg_k", "n_bins"))
     if args.measure < 2:
         raise SystemExit(f"--measure: got {args.measure}, expected >= 2 (epoch 0 and the last)")
     arguments.sp_settings(args)
@@ -146,21 +156,27 @@ def main(argv: Sequence[str] | None = None) -> Path:
         raise SystemExit(f"--inputs: got {args.inputs}, expected 2 .. 4096")
     if args.ksg_replicas <= args.ksg_k:
         raise SystemExit(f"--ksg-replicas: got {args.ksg_replicas}, expected more than --ksg-k = {args.ksg_k}")
-    torch.set_num_threads(args.threads)
-    with threadpool_limits(args.threads):
-        return _main(args)
+    arguments.positive(args, ("kde_rel_noise",))
+    arguments.distinct(args, "activation")
+    arguments.distinct(args, "bits")
+    if not all(1 <= b <= MAX_BITS for b in args.bits):
+        raise SystemExit(f"--bits: got {args.bits}, expected integers in 1 .. {MAX_BITS}")
+    arguments.run_folder(args.out, EXPERIMENT, *_settings(args), resume=args.resume)
+
+
+def _settings(args: argparse.Namespace) -> tuple[str, dict]:
+    """The run id and the config.json of the run ``args`` describe (the activations are not in it: each has
+    its own folder)."""
+    run_id = args.run_id or f"beta{args.beta:g}_seed{args.seed}_e{args.epochs}"
+    skip = ("out", "run_id", "resume", "activation", "threads")
+    return run_id, {k: v for k, v in vars(args).items() if k not in skip}
 
 
 def _main(args: argparse.Namespace) -> Path:
     t0 = time.perf_counter()
-    run_id = args.run_id or f"beta{args.beta:g}_seed{args.seed}_e{args.epochs}"
+    run_id, config = _settings(args)
     root = Path(args.out) / EXPERIMENT / run_id
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "resume", "activation", "threads")}
     cfg_path = root / "config.json"
-    if cfg_path.exists() and not args.resume:
-        raise SystemExit(f"run {root} exists: pass --resume to continue it, or choose another --run-id")
-    if cfg_path.exists() and json.loads(cfg_path.read_text()) != config:
-        raise SystemExit(f"--resume: the settings of {root} differ; resume with the same settings")
     (root / "figures").mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(cfg_path, json.dumps(config, indent=2, sort_keys=True).encode())
     settings = BatterySettings(n_bins=args.n_bins, kde_rel_noise=args.kde_rel_noise, ksg_k=args.ksg_k,

@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from experiments import plotting, szt, szt_figures, threads
+from experiments import arguments, plotting, szt, szt_figures, threads
 from experiments.runs import Run
 from noisynet.constraints import DEFAULT_ALPHA, ParsevalRetraction, hidden_linear_layers
 from noisynet.data import load_szt
@@ -119,12 +119,35 @@ def _complete(run_dir: Path) -> bool:
     return len(done) == len(cfg["widths"]) - 2
 
 
+@arguments.command
 def main(argv: list[str] | None = None) -> Run:
     """Parse ``argv`` and run with torch and the BLAS pools limited to --threads (restored afterwards)."""
     args = parser().parse_args(argv)
-    szt.check(args)
+    check(args)
     with threads.limited(args.threads):
         return _run(args)
+
+
+def check(args: argparse.Namespace) -> None:
+    """Every option, and this run's folder, before the unconstrained run is trained (SystemExit naming the
+    option)."""
+    szt.check(args)
+    if not (0 < args.alpha <= 0.5):
+        raise SystemExit(f"--alpha: got {args.alpha}, expected a retraction step in (0, 0.5] (a contraction)")
+    run_id, config = _settings(args)
+    arguments.run_folder(args.out, "orthonormal", run_id, config, resume=args.resume)
+
+
+def _settings(args: argparse.Namespace) -> tuple[str, dict]:
+    """The run id and config.json of the orthonormal run (what experiments.szt will store for it)."""
+    base_id = baseline_id(args)
+    run_id = args.run_id or base_id.replace(f"_e{args.epochs}", f"_e{args.epochs}_alpha{args.alpha:g}", 1)
+    szt_args = szt.parser().parse_args(_szt_argv(args, run_id, args.resume))
+    return szt.run_settings(szt_args, "orthonormal", True, _extra_config(args))
+
+
+def _extra_config(args: argparse.Namespace) -> dict:
+    return {"alpha": args.alpha, "baseline_run": f"szt/{baseline_id(args)}"}
 
 
 def _run(args: argparse.Namespace) -> Run:
@@ -133,18 +156,18 @@ def _run(args: argparse.Namespace) -> Run:
     base_dir = Path(args.out) / "szt" / base_id
     exists = (base_dir / "config.json").exists()
     if exists and not _same_settings(base_dir, args):
-        raise SystemExit(f"{base_dir} exists with other settings than this run's: move it away, or change a "
-                         "setting (e.g. --seed) so that the baseline gets another run id")
+        raise SystemExit(f"--out: the unconstrained run {base_dir} exists with other settings than this run's: "
+                         "move it away, or change a setting (e.g. --seed) so that the baseline gets another run id")
     if exists and _complete(base_dir):
         print(f"Unconstrained run: reusing {base_dir}")
     elif not args.no_baseline:
         resume = (base_dir / "config.json").exists()
         print(f"Unconstrained run: {'resuming' if resume else 'training'} {base_dir}")
         szt.main(_szt_argv(args, base_id, resume))
-    run_id = args.run_id or base_id.replace(f"_e{args.epochs}", f"_e{args.epochs}_alpha{args.alpha:g}", 1)
+    run_id = _settings(args)[0]
     retraction = ParsevalRetraction(args.alpha)
     run = szt.main(_szt_argv(args, run_id, args.resume), after_step=retraction, experiment="orthonormal",
-                   extra_config={"alpha": args.alpha, "baseline_run": f"szt/{base_id}"},
+                   extra_config=_extra_config(args),
                    title_prefix=f"SZT, orthonormal weights (alpha = {args.alpha:g})")
     figs = []
     if base_dir.exists():

@@ -42,6 +42,42 @@ def log_schedule(epochs: int, n: int) -> list[int]:
     return [0] + [int(p) for p in pts]
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._=+-]*")
+
+
+def check_run_id(run_id: Any) -> str:
+    """A run id is a single folder name: letters, digits and ``._=+-``, not starting with a dot or a dash
+    (so never ``..``, a path, or a hidden folder), at most 200 characters.
+
+    Raises:
+        ValueError: names ``run_id``, what it got and what was expected."""
+    if not isinstance(run_id, str) or len(run_id) > 200 or not RUN_ID.fullmatch(run_id):
+        raise ValueError(f"run_id: got {run_id!r}, expected a single folder name (letters, digits and ._=+-, "
+                         "not starting with . or -, at most 200 characters)")
+    return run_id
+
+
+def check_folder(path: str | Path, name: str) -> Path:
+    """That ``path`` is, or can be made, a folder this process can write into, without creating it: the path
+    and its ancestors that exist are folders, and the deepest one that exists is writable.
+
+    Raises:
+        ValueError: names ``name`` (the argument the path comes from), the path and what is wrong."""
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.is_symlink():
+            raise ValueError(f"{name}: got {path}, but {probe} is a dangling symbolic link, expected a folder")
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"{name}: got {path}, but {probe} is a file, expected a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: got {path}, but {probe} is not writable, expected a folder you can write to")
+    return path
+
+
 class Run:
     """The files of one run.
 
@@ -52,31 +88,61 @@ class Run:
         volatile: config keys allowed to differ on resume (e.g. "resume" itself).
 
     Raises:
-        ValueError: the run exists and ``resume`` is False, or it does not exist / its config differs on resume.
+        ValueError: the run exists and ``resume`` is False, or it does not exist / its config differs on resume;
+            ``run_id`` not a single folder name; ``out`` not a folder that can be written (:meth:`check`, which
+            runs before anything is created).
     """
 
     def __init__(self, out: str | Path, experiment: str, run_id: str, config: dict[str, Any], *,
                  resume: bool = False, volatile: tuple[str, ...] = ("resume",)) -> None:
-        self.dir = Path(out) / experiment / run_id
+        self.dir = Run.check(out, experiment, run_id, config, resume=resume, volatile=volatile)
         self.metrics = self.dir / "metrics.csv"
         self.checkpoints = self.dir / "checkpoints"
         self.figures = self.dir / "figures"
         self.config = dict(config)
-        cfg_path = self.dir / "config.json"
-        if cfg_path.exists():
-            if not resume:
-                raise ValueError(f"run {self.dir} exists: pass --resume to continue it, or choose another --run-id")
-            old = json.loads(cfg_path.read_text())
-            diff = {k for k in set(old) | set(self.config) if k not in volatile and old.get(k) != self.config.get(k)}
-            if diff:
-                raise ValueError(f"resume: the config of {self.dir} differs in {sorted(diff)}; "
-                                 "resume with the same settings or start another run")
-        elif resume:
-            raise ValueError(f"resume: no run at {self.dir} to resume")
         for d in (self.dir, self.checkpoints, self.figures):
             d.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(cfg_path, json.dumps(self.config, indent=2, sort_keys=True).encode())
+        if not resume:  # on resume config.json is kept: it matches, apart from the volatile keys
+            atomic_write_bytes(self.dir / "config.json", json.dumps(self.config, indent=2, sort_keys=True).encode())
         self._repair_metrics()
+
+    @staticmethod
+    def check(out: str | Path, experiment: str, run_id: str, config: dict[str, Any], *, resume: bool = False,
+              volatile: tuple[str, ...] = ("resume",)) -> Path:
+        """What the constructor checks, without creating or changing anything: a command validates its run
+        before it writes a file. Arguments as for :class:`Run`; returns the run's folder.
+
+        Raises:
+            ValueError: its message starts with the argument at fault: ``run_id`` not a single folder name
+                (see :func:`check_run_id`), or the run exists and ``resume`` is False; ``out`` not a folder
+                that can be written (see :func:`check_folder`); ``resume`` with no run, or a config that
+                differs (or a config.json that is not JSON); ``config`` not JSON-serialisable.
+        """
+        check_run_id(run_id)
+        run_dir = Path(out) / experiment / run_id
+        check_folder(run_dir, "out")
+        try:
+            json.dumps(config)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"config: got a value JSON cannot store ({err}), expected plain values") from err
+        cfg_path = run_dir / "config.json"
+        if cfg_path.exists():
+            if not resume:
+                raise ValueError(f"run_id: got {run_id!r}, whose run {run_dir} exists; expected a new run id, or "
+                                 "--resume to continue that run")
+            try:
+                old = json.loads(cfg_path.read_text())
+            except (ValueError, UnicodeDecodeError) as err:
+                raise ValueError(f"resume: got {cfg_path}, which is not JSON ({err}); expected the config.json of "
+                                 "a run") from err
+            diff = {k for k in set(old) | set(config) if k not in volatile and old.get(k) != config.get(k)}
+            if diff:
+                raise ValueError(f"resume: got a config that differs from that of {run_dir} in {sorted(diff)}; "
+                                 "expected the same settings (or another --run-id for a new run)")
+        elif resume:
+            raise ValueError(f"resume: got no run at {run_dir}; expected a run to continue (without --resume: "
+                             "a new run)")
+        return run_dir
 
     def _repair_metrics(self) -> None:
         """Create metrics.csv with its header, or cut a partial last line left by an interruption."""

@@ -48,7 +48,7 @@ from estimators.ground_truth import (
     single_neuron_mi,
 )
 from estimators.sp_mi import sp_mutual_information
-from experiments import plotting, threads
+from experiments import arguments, plotting, threads
 from experiments.runs import COLUMNS, Run, atomic_write_bytes
 
 SHIFT = 2.0  # T = tanh(w (X - SHIFT)): bias b = -2 w
@@ -128,8 +128,8 @@ def measure(w: float, beta: float, *, replicas: int = 16, n_mc: int = 512, seed:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = arguments.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--betas", type=float, nargs="+", default=[0.01, 0.05, 0.1], help="noise stds")
     p.add_argument("--w-min", type=float, default=1e-3, help="smallest weight w (> 0)")
     p.add_argument("--w-max", type=float, default=100.0, help="largest weight w")
@@ -147,8 +147,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def check(args: argparse.Namespace) -> None:
-    if not args.betas or not all(b > 0 and math.isfinite(b) for b in args.betas):
-        raise SystemExit(f"--betas: got {args.betas}, expected noise standard deviations > 0")
+    """Every option (SystemExit naming the option); :func:`main` checks the run's folder."""
+    arguments.noise_stds(args, "betas")
+    arguments.seed(args)
+    arguments.at_least_one(args, ("threads",))
     if not (0 < args.w_min < args.w_max and math.isfinite(args.w_max)):
         raise SystemExit(f"--w-min, --w-max: got ({args.w_min}, {args.w_max}), expected 0 < w-min < w-max")
     if args.n_w < 2 or args.curve_points < 2:
@@ -175,21 +177,29 @@ def _keep_complete(run: Run) -> set[tuple[str, str]]:
     return done
 
 
+@arguments.command
 def main(argv: list[str] | None = None) -> Run:
     """Parse ``argv`` and run with torch and the BLAS pools limited to --threads (restored afterwards)."""
     args = parser().parse_args(argv)
     check(args)
+    arguments.run_folder(args.out, "single_neuron", *run_settings(args), resume=args.resume)
     with threads.limited(args.threads):
         return _run(args)
 
 
-def _run(args: argparse.Namespace) -> Run:
-    grid = np.logspace(math.log10(args.w_min), math.log10(args.w_max), args.n_w)
+def run_settings(args: argparse.Namespace) -> tuple[str, dict]:
+    """The run id and the config.json of the run ``args`` describe."""
     config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "curve_points", "threads")}
     config.update(experiment="single_neuron", shift=SHIFT, inputs=SINGLE_NEURON_INPUTS.tolist(),
                   labels=SINGLE_NEURON_LABELS.tolist())
     run_id = args.run_id or (f"beta{'-'.join(f'{b:g}' for b in args.betas)}_w{args.w_min:g}-{args.w_max:g}"
                              f"_n{args.n_w}_seed{args.seed}")
+    return run_id, config
+
+
+def _run(args: argparse.Namespace) -> Run:
+    grid = np.logspace(math.log10(args.w_min), math.log10(args.w_max), args.n_w)
+    run_id, config = run_settings(args)
     run = Run(args.out, "single_neuron", run_id, config, resume=args.resume)
     done = _keep_complete(run)
     t0 = time.perf_counter()

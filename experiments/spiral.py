@@ -41,8 +41,8 @@ HIDDEN = (8, 8, 4)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = arguments.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--epochs", type=int, default=1500, help="training epochs")
     p.add_argument("--measure", type=int, default=30, help="number of log-spaced measured epochs (0 included)")
     p.add_argument("--beta", type=float, default=0.05, help="noise std after every hidden layer")
@@ -72,14 +72,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def check(args: argparse.Namespace) -> None:
-    arguments.at_least_one(args, ("epochs", "n_mc", "batch_size"))
+    """Every option but the data set's (SystemExit naming the option); :func:`main` checks the data set's
+    options by generating it, and the run's folder, before anything is written."""
+    arguments.training(args)
     if args.measure < 2:
         raise SystemExit(f"--measure: got {args.measure}, expected >= 2")
     arguments.sp_settings(args)
-    if args.n_query < 2:
-        raise SystemExit(f"--n-query: got {args.n_query}, expected >= 2 (used up to R / 4 at each R)")
-    if not args.hidden or min(args.hidden) < 1:
-        raise SystemExit(f"--hidden: got {args.hidden}, expected widths >= 1")
+    arguments.at_least_one(args, ("hidden",))
+    if not (args.turns > 0 and math.isfinite(args.turns)):
+        raise SystemExit(f"--turns: got {args.turns}, expected a finite number > 0")
 
 
 def plot_data(data: Spiral, path: Path, title: str) -> Path:
@@ -100,20 +101,26 @@ def plot_data(data: Spiral, path: Path, title: str) -> Path:
     return plotting.save_figure(fig, path)
 
 
+@arguments.command
 def main(argv: list[str] | None = None) -> Run:
     """Parse ``argv`` and run with torch and the BLAS pools limited to --threads (restored afterwards)."""
     args = parser().parse_args(argv)
     check(args)
-    with threads.limited(args.threads):
-        return _run(args)
-
-
-def _run(args: argparse.Namespace) -> Run:
-    data = make_spiral(args.m, arms=args.arms, turns=args.turns, noise=args.noise, seed=args.seed)
+    try:
+        data = make_spiral(args.m, arms=args.arms, turns=args.turns, noise=args.noise, seed=args.seed)
+    except ValueError as err:  # names the argument: m, arms, noise (an option of the same name)
+        raise arguments.as_option(err) from err
     widths = [2, *args.hidden, args.arms]
     config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "no_extra_figures", "threads")}
     config.update(widths=widths, experiment="spiral", data=data.params)
     run_id = args.run_id or f"tanh_beta{args.beta:g}_m{args.m}_seed{args.seed}_e{args.epochs}"
+    arguments.run_folder(args.out, "spiral", run_id, config, resume=args.resume)
+    with threads.limited(args.threads):
+        return _run(args, data, run_id, config)
+
+
+def _run(args: argparse.Namespace, data: Spiral, run_id: str, config: dict) -> Run:
+    widths = config["widths"]
     run = Run(args.out, "spiral", run_id, config, resume=args.resume)
     twin = NoisyTwin(mlp(widths, "tanh", seed=args.seed), args.beta)
     trainer = Trainer(twin, data.x[data.train], data.y[data.train], data.x[data.test], data.y[data.test],

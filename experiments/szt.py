@@ -17,7 +17,7 @@ import argparse
 import math
 import time
 
-from experiments import arguments, plotting, summary, szt_figures, threads
+from experiments import arguments, parallel, plotting, summary, szt_figures, threads
 from experiments.loop import train_and_measure
 from experiments.runs import Run, log_schedule
 from noisynet.data import load_szt
@@ -29,8 +29,8 @@ WIDTHS = (12, 10, 7, 5, 4, 3, 2)
 
 
 def parser(description: str = __doc__) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = arguments.ArgumentParser(description=description.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--epochs", type=int, default=3000, help="training epochs (10000: the paper's schedule)")
     p.add_argument("--measure", type=int, default=None,
                    help="number of log-spaced measured epochs (default: 40, or 100 from 10000 epochs)")
@@ -53,14 +53,33 @@ def parser(description: str = __doc__) -> argparse.ArgumentParser:
     p.add_argument("--run-id", default=None, help="folder name of the run (default: from the settings)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
     threads.add_argument(p)
+    parallel.add_arguments(p)
     return p
 
 
 def check(args: argparse.Namespace) -> None:
-    arguments.at_least_one(args, ("epochs", "replicas", "n_query", "n_mc", "batch_size"))
+    """Every option (SystemExit naming the option); the run's folder is checked by :func:`main`."""
+    arguments.training(args)
     arguments.sp_settings(args)
+    if args.measure is not None and args.measure < 2:
+        raise SystemExit(f"--measure: got {args.measure}, expected >= 2 (epoch 0 and the last)")
+    parallel.check(args)
 
 
+def run_settings(args: argparse.Namespace, experiment: str = "szt", orthonormal: bool = False,
+                 extra_config: dict | None = None) -> tuple[str, dict]:
+    """The run id and the config.json of the run ``args`` describe (``orthonormal``: trained with a
+    retraction after every step; ``extra_config`` is stored too)."""
+    measure = args.measure or (100 if args.epochs >= 10_000 else 40)
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "no_extra_figures", "threads",
+                                                                "workers", "address")}
+    config.update(measure=measure, widths=list(WIDTHS), experiment=experiment, orthonormal=orthonormal,
+                  **(extra_config or {}))
+    run_id = args.run_id or f"{args.activation}_beta{args.beta:g}_seed{args.seed}_e{args.epochs}"
+    return run_id, config
+
+
+@arguments.command
 def main(argv: list[str] | None = None, *, after_step=None, experiment: str = "szt",
          extra_config: dict | None = None, title_prefix: str = "SZT") -> Run:
     """Run the experiment with command-line arguments ``argv``; ``after_step`` is passed to the Trainer
@@ -68,17 +87,16 @@ def main(argv: list[str] | None = None, *, after_step=None, experiment: str = "s
     config.json (and checked on resume), ``title_prefix`` starts the figure titles."""
     args = parser().parse_args(argv)
     check(args)
-    with threads.limited(args.threads):
-        return _main(args, after_step, experiment, extra_config, title_prefix)
+    run_id, config = run_settings(args, experiment, after_step is not None, extra_config)
+    arguments.run_folder(args.out, experiment, run_id, config, resume=args.resume)
+    with threads.limited(args.threads), parallel.measurer(args) as measurer:
+        return _main(args, after_step, experiment, extra_config, title_prefix, measurer)
 
 
 def _main(args: argparse.Namespace, after_step, experiment: str, extra_config: dict | None,
-          title_prefix: str) -> Run:
-    measure = args.measure or (100 if args.epochs >= 10_000 else 40)
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "no_extra_figures", "threads")}
-    config.update(measure=measure, widths=list(WIDTHS), experiment=experiment,
-                  orthonormal=after_step is not None, **(extra_config or {}))
-    run_id = args.run_id or f"{args.activation}_beta{args.beta:g}_seed{args.seed}_e{args.epochs}"
+          title_prefix: str, measurer) -> Run:
+    run_id, config = run_settings(args, experiment, after_step is not None, extra_config)
+    measure = config["measure"]
     run = Run(args.out, experiment, run_id, config, resume=args.resume)
     data = load_szt()
     twin = NoisyTwin(mlp(WIDTHS, args.activation, seed=args.seed), args.beta)
@@ -89,7 +107,7 @@ def _main(args: argparse.Namespace, after_step, experiment: str, extra_config: d
             "diagnostics": not args.no_diagnostics}
     t0 = time.perf_counter()
     train_and_measure(run, trainer, twin, data.x, data.y, log_schedule(args.epochs, measure),
-                      seed=args.seed, flow=flow, desc=f"{experiment} {run_id}")
+                      seed=args.seed, flow=flow, desc=f"{experiment} {run_id}", measurer=measurer)
     rows = run.rows()
     title = f"{title_prefix}, {args.activation}, beta = {args.beta:g}, seed {args.seed}"
     refs = {"I_XT": {"ln 4096": math.log(4096)}, "I_TY": {"H(Y)": summary.label_entropy(data.y)}}

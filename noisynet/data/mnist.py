@@ -132,7 +132,8 @@ def load_mnist(data_dir: str | Path | None = None, *, n_test: int = 2000, seed: 
     paths = root / TEST_IMAGES, root / TEST_LABELS
     for p in paths:
         if not p.is_file():
-            raise FileNotFoundError(f"data_dir: {root} has no {p.name} (MNIST test set, IDX format)")
+            raise FileNotFoundError(f"data_dir: got {root}, which has no {p.name}; expected a folder holding the "
+                                    "MNIST test set (IDX format)")
     images = read_idx(paths[0], magic=IMAGES_MAGIC)
     labels = read_idx(paths[1], magic=LABELS_MAGIC)
     if images.shape != (N_TEST_IMAGES, 28, 28):
