@@ -6,16 +6,18 @@ Each finished case is kept in ``runs/validate/`` (``--cache``): an interrupted r
 same settings, resumes where it stopped (delete the folder after changing an estimator: the cache knows the
 settings, not the code).
 
-Writes ``docs/validation.md``: for every case of the ground-truth suite (noisynet.validation), the mean
+Writes ``docs/validation.md``: for every case of the ground-truth suite (:func:`estimators.ground_truth.suite`
+and the noisy-network cases of :func:`noisynet.network_cases.suite`) and every quantity it knows, the mean
 estimate, bias, RMSE, mean interval width and the fraction of 95% intervals containing the truth over
 ``--reps`` independent repetitions (and, where the centres are the law itself, the coverage of the rigorous
 Poincare interval); then the error against n of SP, KSG (Kozachenko-Leonenko) and a KDE with a
-cross-validated bandwidth, the last two run on samples of S + Z, with the figure
+cross-validated bandwidth on cases of the same suite, the last two run on samples of S + Z, with the figure
 ``docs/figures/validation_error_vs_n.png``.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
@@ -31,11 +33,11 @@ from tqdm.auto import tqdm
 
 from estimators import sp_entropy
 from estimators.baselines.ksg import ksg_entropy
-from estimators.ground_truth import discrete_smoothed_entropy, gaussian_smoothed_entropy
-from experiments import arguments, threads
+from estimators.ground_truth import Case, CaseResult, gaussian_case, run_case, sampled_atoms_case, suite
+from experiments import threads
 from experiments.plotting import plt, save_figure
 from experiments.runs import atomic_write_bytes
-from noisynet.validation import CaseResult, run_case, suite
+from noisynet import network_cases
 
 FLOOR = 0.93  # the issue's coverage floor for every 95% interval
 
@@ -57,14 +59,18 @@ def kde_entropy(t: np.ndarray, *, folds: int = 5) -> float:
 
 
 COMPARISON = {
-    # name: (sampler(n, rng) -> S samples, beta, truth)
-    "Gaussian S, d=1": (lambda n, g: g.normal(size=(n, 1)), 0.5, lambda: gaussian_smoothed_entropy(1, 1.0, 0.5).value),
-    "Gaussian S, d=3": (lambda n, g: g.normal(size=(n, 3)), 0.5, lambda: gaussian_smoothed_entropy(3, 1.0, 0.5).value),
-    "Gaussian S, d=10": (lambda n, g: g.normal(size=(n, 10)), 0.5, lambda: gaussian_smoothed_entropy(10, 1.0, 0.5).value),
-    "16 atoms on [-1,1], beta=0.05": (
-        lambda n, g: np.linspace(-1, 1, 16)[g.integers(0, 16, n)][:, None], 0.05,
-        lambda: discrete_smoothed_entropy(np.linspace(-1, 1, 16)[:, None], 0.05).value),
+    # name: n -> a case of the ground-truth suite with n draws of S (its truth "h")
+    "Gaussian S, d=1": lambda n: gaussian_case(1, 1.0, 0.5, n),
+    "Gaussian S, d=3": lambda n: gaussian_case(3, 1.0, 0.5, n),
+    "Gaussian S, d=10": lambda n: gaussian_case(10, 1.0, 0.5, n),
+    "16 atoms on [-1,1], beta=0.05": lambda n: sampled_atoms_case(np.linspace(-1, 1, 16)[:, None], 0.05, n,
+                                                                  "16 points on [-1, 1]"),
 }
+
+
+def cases(size: str) -> list[Case]:
+    """The coverage suite: the cases of :mod:`estimators.ground_truth` and the noisy-network cases."""
+    return suite(size) + network_cases.suite(size)
 
 
 class Cache:
@@ -93,20 +99,21 @@ def compare(ns: list[int], reps: int, seed: int = 0, cache: Cache | None = None)
     out, cache = {}, cache or Cache(None)
     total = len(COMPARISON) * len(ns) * reps
     with tqdm(total=total, desc="SP vs KSG vs KDE", unit="fit") as bar:
-        for name, (sampler, beta, truth_fn) in COMPARISON.items():
-            truth = truth_fn()
+        for name, make in COMPARISON.items():
             for n in ns:
                 key = f"compare {name} n={n} reps={reps} seed={seed}"
                 if (done := cache.get(key)) is not None:
                     out[(name, n)] = {k: tuple(v) for k, v in done.items()}
                     bar.update(reps)
                     continue
+                case = make(n)
+                truth = case.truth["h"].value
                 errs = {"SP": [], "KSG": [], "KDE (CV bandwidth)": []}
                 for r in range(reps):
-                    g = np.random.default_rng(seed + 1000 * r + n)
-                    s = sampler(n, g)
-                    t = s + beta * g.normal(size=s.shape)
-                    errs["SP"].append(sp_entropy(torch.as_tensor(s), beta, n_mc=4, generator=r).value - truth)
+                    g = torch.Generator().manual_seed(seed + 1000 * r + n)
+                    layer = case.sample(g)
+                    s, t = layer.samples[:, 0], layer.noisy(g)[:, 0].numpy()
+                    errs["SP"].append(sp_entropy(s, layer.beta, n_mc=4, generator=g).value - truth)
                     errs["KSG"].append(ksg_entropy(t, k=3).value - truth)
                     errs["KDE (CV bandwidth)"].append(kde_entropy(t) - truth)
                     bar.update()
@@ -122,7 +129,8 @@ def coverage_table(results: list[CaseResult]) -> str:
         flag = "" if r.coverage >= FLOOR else " **below 93%**"
         rig = "-" if r.rigorous_coverage is None else f"{100 * r.rigorous_coverage:.1f}%"
         conv = "-" if r.converged is None else f"{100 * r.converged:.0f}%"
-        lines.append(f"| {r.case} | {r.truth:.4f} | {r.mean:.4f} | {r.bias:+.4f} | {r.rmse:.4f} | {r.width:.4f} | "
+        lines.append(f"| {r.quantity}: {r.case} | {r.truth:.4f} | {r.mean:.4f} | {r.bias:+.4f} | {r.rmse:.4f} | "
+                     f"{r.width:.4f} | "
                      f"{100 * r.coverage:.1f}%{flag} | {rig} | {conv} | {r.seconds:.2f} |")
     return "\n".join(lines)
 
@@ -170,9 +178,8 @@ def comparison_figure(res: dict, ns: list[int], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-@arguments.command
 def main(argv: list[str] | None = None) -> Path:
-    p = arguments.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reps", type=int, default=500,
                    help="repetitions per suite case (500: a 95%% interval's coverage then has a standard error "
                         "of 1 point, so the 93%% floor tests the interval, not the luck of the draw)")
@@ -184,12 +191,8 @@ def main(argv: list[str] | None = None) -> Path:
                    help="folder keeping each finished case, so that a rerun resumes ('' to keep nothing)")
     threads.add_argument(p)
     args = p.parse_args(argv)
-    arguments.at_least(args, ("reps", "compare_reps"), 2)
-    arguments.at_least_one(args, ("threads",))
-    arguments.seed(args)
-    arguments.folder(args.out, "out")  # before the computation, not after it
-    if args.cache:
-        arguments.folder(args.cache, "cache")
+    if args.reps < 2 or args.compare_reps < 2:
+        raise SystemExit("--reps, --compare-reps: expected at least 2")
     with threads.limited(args.threads):
         return _validate(args)
 
@@ -197,35 +200,38 @@ def main(argv: list[str] | None = None) -> Path:
 def _validate(args) -> Path:
     out = Path(args.out)
     cache = Cache(Path(args.cache) if args.cache else None)
-    cases = suite("quick" if args.quick else "full")
+    todo = cases("quick" if args.quick else "full")
     results = []
-    with tqdm(total=len(cases) * args.reps, desc="coverage suite", unit="rep") as bar:
-        for case in cases:
+    with tqdm(total=len(todo) * args.reps, desc="coverage suite", unit="rep") as bar:
+        for case in todo:
             bar.set_postfix_str(case.name[:40])
             key = f"case {case.name} reps={args.reps} seed={args.seed}"
             if (done := cache.get(key)) is not None:
-                results.append(CaseResult(**done))
+                results += [CaseResult(**r) for r in done]
                 bar.update(args.reps)
                 continue
-            results.append(run_case(case, args.reps, seed=args.seed, progress=bar.update))
-            cache.put(key, dataclasses.asdict(results[-1]))
+            found = run_case(case, args.reps, seed=args.seed, progress=bar.update)
+            cache.put(key, [dataclasses.asdict(r) for r in found])
+            results += found
     ns = [250, 500, 1000, 2000] if args.quick else [250, 500, 1000, 2000, 4000]
     res = compare(ns, args.compare_reps, args.seed, cache)
     fig = comparison_figure(res, ns, out / "figures" / "validation_error_vs_n.png")
     worst = min(results, key=lambda r: r.coverage)
+    minutes = sum({r.case: r.seconds * r.reps for r in results}.values()) / 60  # a case's quantities share its time
     text = f"""# Validation of the SP estimator against ground truth
 
 Produced by `python -m experiments.validate{' --quick' if args.quick else ''}` ({args.reps} repetitions per case,
-seed {args.seed}). The coverage cases took {sum(r.seconds * r.reps for r in results) / 60:.0f} minutes of computation (the
+seed {args.seed}). The coverage cases took {minutes:.0f} minutes of computation (the
 table gives each case's seconds per repetition); finished cases are kept in `{args.cache}` and read, not rerun,
 by a later pass with the same settings. All values in nats. With 500 repetitions a correct 95% interval
 shows 95 +- 1% coverage; the floor is 93%.
 
 ## Coverage of the 95% intervals
 
-Each case draws fresh samples (or fresh Monte Carlo noise where the centres are the law itself) in every
-repetition; the truth comes from closed forms or quadrature with its own error bound
-(`estimators.ground_truth`), computed independently of the estimator. "coverage" is the fraction of 95%
+Each case of the ground-truth suite (`estimators.ground_truth`; the noisy-network cases in
+`noisynet.network_cases`) draws fresh samples (or fresh Monte Carlo noise where the centres are the law itself) in
+every repetition and knows its truth, from closed forms or quadrature with its own error bound, computed
+independently of the estimator; a row is one quantity of a case. "coverage" is the fraction of 95%
 intervals containing the truth; "rigorous coverage" that of the Chebyshev interval from the Poincare bound
 on the Monte Carlo variance (only where the centres are the law, so that Monte Carlo is the only error);
 "converged" the fraction of repetitions whose nested-subsample diagnostic found the estimate settled (where

@@ -389,3 +389,71 @@ def test_no_warnings_on_regular_cases():
         warnings.simplefilter("error")
         discrete_smoothed_entropy(np.linspace(-1, 1, 64), 1e-3)
         discrete_smoothed_entropy(np.linspace(-1, 1, 64), 1e-3, method="hermite")
+
+
+# ---------------------------------------------------------------------------------------------- the cases
+
+
+def _all_cases():
+    from estimators.ground_truth import suite
+
+    return suite("full")
+
+
+@pytest.mark.filterwarnings("ignore:Gauss-Hermite reached order")  # the spiral: its bound is in abs_error
+@pytest.mark.parametrize("case", _all_cases(), ids=lambda c: c.name)
+def test_each_case_draws_a_layer_of_its_kind_and_knows_its_truth(case):
+    import torch
+
+    from estimators import LayerData
+
+    layer = case.sample(7)
+    assert isinstance(layer, LayerData) and layer.samples.dtype == torch.float64
+    same = bool((layer.samples == layer.samples[:, :1]).all())
+    assert same == (case.kind != "network")
+    if case.kind == "draws":
+        assert layer.replicas == 1 and torch.equal(layer.x, layer.samples[:, 0])
+    assert torch.equal(case.sample(7).samples, layer.samples)  # the generator decides the sample
+    assert case.truth and set(case.truth) <= {"h", "I_XT", "I_TY"}
+    for t in case.truth.values():
+        assert isinstance(t, Truth) and t.abs_error < 1e-3
+    if "I_TY" in case.truth:
+        assert layer.labels is not None
+
+
+def test_case_truths_by_hand():
+    from estimators.ground_truth import channel_case, gaussian_case, separated_truth
+
+    g = gaussian_case(3, 0.4, 0.2, 50, quantity="I_XT")
+    assert g.truth["I_XT"].value == pytest.approx(1.5 * math.log(5.0), rel=1e-15)
+    assert gaussian_case(3, 0.4, 0.2, 50).truth["h"].value == pytest.approx(
+        1.5 * math.log(2 * math.pi * math.e * 0.2), rel=1e-15)
+    merged = channel_case(np.repeat([[-0.75], [0.75]], 8, axis=0), 0.01, "two groups", labels=np.repeat([0, 1], 8))
+    assert merged.truth["I_XT"].value == pytest.approx(math.log(2), abs=1e-9)
+    assert merged.truth["I_TY"].value == pytest.approx(math.log(2), abs=1e-9)
+    pts = np.random.default_rng(0).uniform(-1, 1, (16, 2))
+    sep = separated_truth(pts * 100, 0.01)
+    assert sep.value == math.log(16) and sep.abs_error < 1e-12
+
+
+def test_case_rejects_bad_kind_size_and_quantity():
+    from estimators.ground_truth import Case, gaussian_case, suite
+
+    with pytest.raises(ValueError, match="^kind"):
+        Case("x", "continuous", lambda g: None, lambda: {})
+    with pytest.raises(ValueError, match="^truths"):
+        _ = Case("x", "layer", lambda g: None, lambda: {"I_XX": Truth(0.0, 0.0, "")}).truth
+    with pytest.raises(ValueError, match="^size"):
+        suite("medium")
+    with pytest.raises(ValueError, match="^quantity"):
+        gaussian_case(1, 1.0, 1.0, 10, quantity="I_TY")
+
+
+def test_sp_estimate_of_i_xt_on_draws_is_h_minus_the_noise_entropy():
+    from estimators.ground_truth import gaussian_case, sp_estimates
+
+    case = gaussian_case(1, 0.2, 0.1, 400, quantity="I_XT")
+    est = sp_estimates(case, case.sample(0), 0)["I_XT"]
+    truth = case.truth["I_XT"]
+    assert est.ci_low <= truth.value <= est.ci_high
+    assert abs(est.value - truth.value) < 0.1
