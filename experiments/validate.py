@@ -17,7 +17,6 @@ cross-validated bandwidth on cases of the same suite, the last two run on sample
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -34,7 +33,7 @@ from tqdm.auto import tqdm
 from estimators import sp_entropy
 from estimators.baselines.ksg import ksg_entropy
 from estimators.ground_truth import Case, CaseResult, gaussian_case, run_case, sampled_atoms_case, suite
-from experiments import threads
+from experiments import arguments, threads
 from experiments.plotting import plt, save_figure
 from experiments.runs import atomic_write_bytes
 from noisynet import network_cases
@@ -178,8 +177,9 @@ def comparison_figure(res: dict, ns: list[int], path: Path) -> Path:
     return save_figure(fig, path)
 
 
+@arguments.command
 def main(argv: list[str] | None = None) -> Path:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = arguments.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reps", type=int, default=500,
                    help="repetitions per suite case (500: a 95%% interval's coverage then has a standard error "
                         "of 1 point, so the 93%% floor tests the interval, not the luck of the draw)")
@@ -191,8 +191,12 @@ def main(argv: list[str] | None = None) -> Path:
                    help="folder keeping each finished case, so that a rerun resumes ('' to keep nothing)")
     threads.add_argument(p)
     args = p.parse_args(argv)
-    if args.reps < 2 or args.compare_reps < 2:
-        raise SystemExit("--reps, --compare-reps: expected at least 2")
+    arguments.at_least(args, ("reps", "compare_reps"), 2)
+    arguments.at_least_one(args, ("threads",))
+    arguments.seed(args)
+    arguments.folder(args.out, "out")  # before the computation, not after it
+    if args.cache:
+        arguments.folder(args.cache, "cache")
     with threads.limited(args.threads):
         return _validate(args)
 
