@@ -58,7 +58,8 @@ def binned_entropy(t: Any, delta: Any, *, low: Any = None) -> float | dict[float
     ``floor((t[i] - low) / delta)`` (an integer vector), and the m rows are the m equally likely inputs, so
     H = -sum_c (n_c/m) ln(n_c/m) over occupied cells c. For a deterministic network this is I(X; Bin(T_l)),
     which lies in [0, ln m] and measures clustering at scale delta (docs/theory.md, sections 1 and 7;
-    Shwartz-Ziv & Tishby 2017, who bin each neuron into 30 equal bins on [-1, 1]; Goldfeld et al. ICML 2019).
+    Shwartz-Ziv & Tishby 2017, whose code bins each neuron by np.digitize on 30 edges on [-1, 1], i.e. 29
+    bins; Goldfeld et al. ICML 2019).
 
     Args:
         t: Tensor or array (m, d), real; the representations of the m inputs.

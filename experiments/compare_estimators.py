@@ -4,21 +4,23 @@
                                              [--beta 0.005] [--seed 0] [--out runs] [--resume] ...
 
 For each activation, trains the noisy twin of the 12-10-7-5-4-3-2 SZT network exactly as
-``python -m experiments.szt`` does (same building blocks: Trainer, NoisyTwin, the train-and-measure loop
-with its SP rows and checkpoints; SP's R grows from 8 to at most 32 replicas per input here, 128 in szt, until
-both intervals are 0.1 nats narrow) and then, at the same measured epochs and on the same inputs (all 4096 by
-default, each once), applies every baseline of docs/theory.md, section 9, to every hidden layer
-(:func:`experiments.estimator_truths.battery`): fixed binning (30 bins on [-1, 1] for tanh; on [0, the
-layer's maximum over all measured epochs] for ReLU; and a fixed bin width 2/30), adaptive equal-mass binning,
-the KDE upper/lower bounds with the twin's noise std beta and the adaptive-noise variant, KSG (and its
-discrete-X version with 8 noise draws per input), matrix-based Renyi (Silverman widths, on a fixed subsample
-of 1024 inputs); trains two quantization-aware nets (4 and 8 bits, same seed, data, optimiser, batch order
-and epochs, no noise) for the exact quantized I(X;T) and I(T;Y); and computes the transfer entropy between
-consecutive layers across consecutive measured epochs on binarised activations (a > 0). Everything goes to
-the activation's metrics.csv (column ``estimator``; hyperparameters in ``param``).
+``python -m experiments.szt`` does (same building blocks: Trainer, NoisyTwin, the train-and-measure loop with
+its SP rows and checkpoints; SP's R grows from 8 to at most 32 replicas per input here, 128 in szt, until both
+intervals are 0.1 nats narrow) and then, at the same measured epochs and on the same inputs (all 4096 by
+default, each once), runs the estimator battery (:func:`estimators.run_battery`, the baselines of
+:func:`estimators.default_estimators`; docs/theory.md, section 9) on every hidden layer: fixed binning (30
+equal bins on [-1, 1] for tanh, on [0, the layer's maximum over all measured epochs] for ReLU; Shwartz-Ziv &
+Tishby's own convention, np.digitize on 30 edges = 29 bins, on the same range; and a fixed bin width 2/30),
+adaptive equal-mass binning, the KDE upper/lower bounds with the twin's noise std beta and the adaptive-noise
+variant, KSG (and its discrete-X version with 8 noise draws per input), matrix-based Renyi (Silverman widths,
+on a fixed subsample of 1024 inputs); trains two quantization-aware nets (4 and 8 bits, same seed, data,
+optimiser, batch order and epochs, no noise) for the exact quantized I(X;T) and I(T;Y); and computes the
+transfer entropy between consecutive layers across consecutive measured epochs on binarised activations
+(a > 0). Everything goes to the activation's metrics.csv (column ``estimator``; hyperparameters in ``param``).
 
-A ground-truth suite (:mod:`experiments.estimator_truths`) gives every estimator's error where I(X;T) is
-known. Writes ``runs/compare_estimators/<run-id>/``: config.json, ground_truth.csv, summary.json,
+The ground-truth suite (:mod:`estimators.ground_truth`, cases picked by
+:func:`experiments.estimator_truths.comparison_cases`) gives every estimator's error where I(X;T) is known.
+Writes ``runs/compare_estimators/<run-id>/``: config.json, ground_truth.csv, summary.json,
 figures/information_planes_<activation>.png, figures/transfer_entropy.png, and per activation a run folder
 ``<activation>/`` (config.json, metrics.csv, checkpoints/, figures/ with the SP figures of the szt run).
 :func:`results_section` turns a finished run into markdown for docs/results.md. Runs single-threaded by
@@ -44,7 +46,9 @@ import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
+from estimators import Estimator, LayerData, default_estimators, run_battery  # noqa: E402
 from estimators.baselines import transfer_entropy  # noqa: E402
+from estimators.battery import BIN_WIDTH  # noqa: E402
 from experiments import arguments, plotting, summary  # noqa: E402
 from experiments.compare_report import (  # noqa: E402,F401
     QUANTITIES,
@@ -54,11 +58,9 @@ from experiments.compare_report import (  # noqa: E402,F401
     transfer_entropy_figure,
 )
 from experiments.estimator_truths import (  # noqa: E402
-    BATTERY,
-    BatterySettings,
-    battery,
+    comparison_cases,
     error_tables,
-    ground_truth_cases,
+    param_text,
     read_rows,
     truth_rows,
     write_rows,
@@ -179,14 +181,12 @@ def _main(args: argparse.Namespace) -> Path:
     cfg_path = root / "config.json"
     (root / "figures").mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(cfg_path, json.dumps(config, indent=2, sort_keys=True).encode())
-    settings = BatterySettings(n_bins=args.n_bins, kde_rel_noise=args.kde_rel_noise, ksg_k=args.ksg_k,
-                               renyi_rule=args.renyi_rule, renyi_m=args.renyi_m, seed=args.seed)
     truth_path = root / "ground_truth.csv"
     if not args.no_truths and not truth_path.exists():
         print("ground-truth suite ...", flush=True)
-        cases = ground_truth_cases(args.beta, seed=args.seed, replicas=args.ksg_replicas, quick=args.quick_truths)
-        write_rows(truth_rows(cases, settings, bits=args.bits), truth_path)
-    rows_by_act = {act: run_activation(root, act, args, settings) for act in args.activation}
+        cases = comparison_cases(args.beta, replicas=args.ksg_replicas, quick=args.quick_truths)
+        write_rows(truth_rows(cases, baselines(args, (-1.0, 1.0), bits=args.bits), seed=args.seed), truth_path)
+    rows_by_act = {act: run_activation(root, act, args) for act in args.activation}
     y = load_szt().y[: args.inputs]
     figs = [information_planes(rows, root / "figures" / f"information_planes_{act}.png",
                                f"SZT, {act}, beta = {args.beta:g}: every estimator on the same network, epochs "
@@ -208,7 +208,16 @@ def _main(args: argparse.Namespace) -> Path:
     return root
 
 
-def run_activation(root: Path, act: str, args: argparse.Namespace, settings: BatterySettings) -> list[dict]:
+def baselines(args: argparse.Namespace, bin_range: tuple[float, float], bits: Sequence[int] = ()) -> tuple[
+        Estimator, ...]:
+    """The battery's baselines configured from the command line (no SP: the training loop measures it), with
+    fixed bins on ``bin_range`` and, for each of ``bits``, the exact MI of the layer quantized to it."""
+    return default_estimators(sp=None, bin_range=bin_range, n_bins=args.n_bins, kde_rel_noise=args.kde_rel_noise,
+                              k=args.ksg_k, renyi_rule=args.renyi_rule, renyi_max_inputs=args.renyi_m,
+                              seed=args.seed, bits=tuple(bits))
+
+
+def run_activation(root: Path, act: str, args: argparse.Namespace) -> list[dict]:
     """Train and measure one activation's twin (SP), then the baselines, the quantized nets and the transfer
     entropy at the same epochs; returns the run's rows."""
     cfg = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "resume", "activation", "threads")}
@@ -224,7 +233,7 @@ def run_activation(root: Path, act: str, args: argparse.Namespace, settings: Bat
             "target_half_width": args.target_half_width or None, "n_mc": args.n_mc, "n_query": args.n_query,
             "diagnostics": False}
     train_and_measure(run, trainer, twin, x, y, schedule, seed=args.seed, flow=flow, desc=f"{act} twin (SP)")
-    reps = baseline_pass(run, twin, x, y, schedule, args, settings)
+    reps = baseline_pass(run, twin, x, y, schedule, args)
     for bits in args.bits:
         quantized_pass(run, act, bits, data, x, y, schedule, args)
     te_pass(run, reps, schedule)
@@ -238,7 +247,7 @@ def run_activation(root: Path, act: str, args: argparse.Namespace, settings: Bat
     return rows
 
 
-def baseline_pass(run: Run, twin: NoisyTwin, x, y, schedule: list[int], args, settings) -> dict:
+def baseline_pass(run: Run, twin: NoisyTwin, x, y, schedule: list[int], args) -> dict:
     """The battery at every measured epoch from the checkpoints; returns {epoch: {site: S_l (m, d)}}."""
     reps = {}
     for e in schedule:
@@ -248,12 +257,14 @@ def baseline_pass(run: Run, twin: NoisyTwin, x, y, schedule: list[int], args, se
     if act == "tanh":
         ranges = dict.fromkeys(twin.site_names, (-1.0, 1.0))
     else:  # ReLU: [0, the layer's maximum over every measured epoch]; one bin width if the layer is dead
-        ranges = {s: (0.0, max(max(float(reps[e][s].max()) for e in schedule), settings.bin_width))
+        ranges = {s: (0.0, max(max(float(reps[e][s].max()) for e in schedule), BIN_WIDTH))
                   for s in twin.site_names}
+    estimators = {s: baselines(args, ranges[s]) for s in twin.site_names}
     have = {_key(r) for r in run.rows()}
     xd = x.double()
     todo_by_epoch = {e: [s for s in twin.site_names
-                         if any((e, s, q, est) not in have for est in BATTERY for q in QUANTITIES)] for e in schedule}
+                         if any((e, s, q, est.name) not in have for est in estimators[s] for q in QUANTITIES)]
+                     for e in schedule}
     bar = tqdm(total=sum(map(len, todo_by_epoch.values())), desc=f"{act} baselines", unit="layer",
                dynamic_ncols=True)
     for e, todo in todo_by_epoch.items():
@@ -264,11 +275,15 @@ def baseline_pass(run: Run, twin: NoisyTwin, x, y, schedule: list[int], args, se
         s_rep = twin.propagate(x, args.ksg_replicas, generator=gen, sites=todo)
         for site in todo:
             s = reps[e][site]
-            t_rep = s_rep[site].double() + args.beta * torch.randn(s_rep[site].shape, generator=gen,
-                                                                   dtype=torch.float64)
-            found = battery(xd, s, y, args.beta, t_rep=t_rep, bin_range=ranges[site], settings=settings)
-            rows = [_row(e, site, s.shape[1], m.quantity, m.estimator, m.param, m.value, beta=args.beta,
-                         n=s.shape[0], seconds=m.seconds) for m in found]
+            layer = LayerData(s_rep[site].double(), args.beta, labels=y, x=xd, s=s)
+            rows = []
+            for r in run_battery(layer, estimators[site], generator=gen):
+                param = param_text(r, layer)
+                for q in QUANTITIES:
+                    est = r.get(q)
+                    rows.append(_row(e, site, s.shape[1], q, r.estimator, param, None if est is None else est.value,
+                                     beta=args.beta, n=s.shape[0],
+                                     seconds=None if est is None else est.diagnostics["seconds"]))
             _append_new(run, rows)
             bar.set_postfix_str(f"epoch {e} {site}", refresh=False)
             bar.update(1)
@@ -300,8 +315,8 @@ def quantized_pass(run: Run, act: str, bits: int, data, x, y, schedule: list[int
             dim = WIDTHS[int(site[1:])]
             rng = f"range=[{q.low:g}, {q.high:.4g}]" + ("" if q.fixed_high is not None else " (tracked)")
             param = f"bits={bits}; {rng}; no noise; Lorenzen et al. 2022"
-            rows += [_row(e, site, dim, "I_XT", est, param, point.I_XT.value, n=len(x), seconds=dt),
-                     _row(e, site, dim, "I_TY", est, param, point.I_TY.value, n=len(x)),
+            rows += [_row(e, site, dim, "I_XT", est, param, point.i_xt.value, n=len(x), seconds=dt),
+                     _row(e, site, dim, "I_TY", est, param, point.i_ty.value, n=len(x)),
                      _row(e, site, dim, "clipped_fraction", est, param, q.n_clipped / (len(x) * dim),
                           unit="fraction", n=len(x))]
         for quantity, v in trainer.evaluate().items():

@@ -54,7 +54,7 @@ def information_planes(rows: Sequence[dict], path: Path, title: str, activation:
     epochs = [int(r["epoch"]) for r in rows if r["quantity"] == "I_XT"]
     norm = LogNorm(vmin=1, vmax=max(2, max(epochs, default=2)))
     cols = 4
-    nrows = math.ceil((len(panels) + 3) / cols)
+    nrows = math.ceil((len(panels) + 2) / cols)  # two spare axes: the legend; the colour bar and the notes
     fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows), sharex=True, sharey=True,
                              squeeze=False)
     flat = list(axes.flat)
@@ -74,8 +74,11 @@ def information_planes(rows: Sequence[dict], path: Path, title: str, activation:
         ax.axvline(math.log(m), color="k", ls=":", lw=0.8)
         ax.axhline(h_y, color="k", ls=":", lw=0.8)
         label = ESTIMATORS[est]
+        rng = "[-1, 1]" if activation == "tanh" else "[0, layer max over run]"
         if est == "binning_range":
-            label = "fixed binning, 30 bins on " + ("[-1, 1]" if activation == "tanh" else "[0, layer max over run]")
+            label = f"fixed binning, 30 equal bins on {rng}"
+        elif est == "binning_szt":
+            label = f"SZT's binning: digitize, 30 edges (29 bins) on {rng}"
         ax.set_title(label, fontsize=9)
         ax.grid(True, alpha=0.25)
         if k + cols >= len(panels):  # nothing below: label the x axis here
@@ -89,11 +92,11 @@ def information_planes(rows: Sequence[dict], path: Path, title: str, activation:
     handles, labels = flat[0].get_legend_handles_labels()
     spare[0].legend(handles, labels, title="layer (marker)", loc="center", fontsize=8)
     if sc is not None:
-        cax = spare[1].inset_axes([0.05, 0.45, 0.9, 0.1])
+        cax = spare[1].inset_axes([0.05, 0.8, 0.9, 0.1])
         fig.colorbar(sc, cax=cax, orientation="horizontal", label="epoch (log scale; 0 shown as 1)")
-    spare[-1].text(0.0, 0.5, f"dotted lines: ln m = {math.log(m):.3f} (m = {m} inputs)\n"
+    spare[1].text(0.0, 0.3, f"dotted lines: ln m = {math.log(m):.3f} (m = {m} inputs)\n"
                    f"and H(Y) = {h_y:.4f} nats (the a-priori maxima)\nSP: bars = 95% intervals\n"
-                   "other estimators: no intervals", transform=spare[-1].transAxes, fontsize=8, va="center")
+                   "other estimators: no intervals", transform=spare[1].transAxes, fontsize=8, va="center")
     fig.suptitle(title)
     return plotting.save_figure(fig, path)
 

@@ -41,7 +41,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from estimators.baselines import InformationPlanePoint, discrete_mutual_information
+from estimators import MIEstimate
+from estimators.baselines import discrete_mutual_information
 from noisynet.models import ACTIVATIONS, mlp
 
 # the quantizer range per activation: (low, high); high None = tracked (running average of batch maxima)
@@ -261,7 +262,7 @@ def quantized_codes(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor
     return out
 
 
-def quantized_information(model: nn.Module, x: torch.Tensor, labels: Any) -> dict[str, InformationPlanePoint]:
+def quantized_information(model: nn.Module, x: torch.Tensor, labels: Any) -> dict[str, MIEstimate]:
     """Exact I(X;T_l) = H(T_l) and I(T_l;Y) of every quantized layer (Lorenzen, Igel & Nielsen, ICLR 2022).
 
     X is uniform over the m rows of ``x`` (each once); the model is evaluated in eval mode, so each T_l is a
@@ -273,7 +274,7 @@ def quantized_information(model: nn.Module, x: torch.Tensor, labels: Any) -> dic
             classes).
 
     Returns:
-        {"T1": InformationPlanePoint(I_XT, I_TY), ...}: Estimates in nats with zero-width intervals.
+        {"T1": MIEstimate (``i_xt``, ``i_ty``), ...}: Estimates in nats with zero-width intervals.
 
     Raises:
         ValueError: no Quantize module; labels of the wrong length or with a single class.

@@ -1,9 +1,10 @@
 """Exact finite-sum information measures for discrete (quantized) representations.
 
-Lorenzen, Igel & Nielsen, "Information Bottleneck: Exact Analysis of (Quantized) Neural Networks", ICLR 2022
-(docs/theory.md, section 9): when activations take finitely many values (e.g. quantized to 2^b levels) and X is
-uniform over the m inputs, the information-plane quantities are finite sums over the empirical law of the
-m representations, computed exactly -- no binning, no density estimate.
+Lorenzen, Igel & Nielsen, "Information Bottleneck: Exact Analysis of (Quantized) Neural Networks", ICLR 2022:
+when activations take finitely many values (e.g. quantized to 2^b levels) and X is uniform over the m inputs,
+the information-plane quantities are finite sums over the empirical law of the m representations, computed
+exactly -- no binning, no density estimate. :class:`DiscreteExact` is the estimator-protocol face
+(:class:`~estimators.protocol.Estimator`) of :func:`discrete_mutual_information`.
 
 Rows of a tensor (m, d) are symbols: two inputs have the same symbol when their rows are equal entry by
 entry. The private helpers (``_row_ids``, ``_entropy``, ``_cmi``) are the plug-in sums shared by the binning
@@ -13,23 +14,28 @@ and transfer-entropy baselines. Everything is in nats.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from estimators import checks
 from estimators.estimate import Estimate
+from estimators.protocol import Estimator, LayerData, MIEstimate
 
 EXACT = "exact finite sum (Lorenzen et al. 2022)"
 NO_INTERVAL = "no interval: plug-in estimator"
+NO_LABELS = "no labels given"
 
 
-class InformationPlanePoint(NamedTuple):
-    """(I_XT, I_TY): I(X;T) and I(T;Y) of one layer, each an Estimate in nats. Immutable; unpacks as a pair."""
-
-    I_XT: Estimate
-    I_TY: Estimate
+def _mi_estimate(estimator: str, params: dict[str, Any], i_xt: Estimate, i_ty: Estimate | None,
+                 reasons: dict[str, str] | None = None, terms: dict[str, Estimate] | None = None) -> MIEstimate:
+    """The :class:`MIEstimate` of a baseline: I(T;Y) None (reason "no labels given") when ``i_ty`` is None."""
+    reasons = dict(reasons or {})
+    if i_ty is None:
+        reasons["I_TY"] = NO_LABELS
+    return MIEstimate(i_xt, i_ty, estimator, params=params, reasons=reasons, terms=terms or {})
 
 
 # ------------------------------------------------------------------------------------- plug-in sums
@@ -105,7 +111,7 @@ def discrete_entropy(codes: Any) -> Estimate:
     )
 
 
-def discrete_mutual_information(codes: Any, labels: Any) -> InformationPlanePoint:
+def discrete_mutual_information(codes: Any, labels: Any = None) -> MIEstimate:
     """Exact I(X;T) and I(T;Y) for a discrete representation T = f(X) (Lorenzen, Igel & Nielsen, ICLR 2022).
 
     Assumption: X is uniform over the m inputs (one row of ``codes`` per input, each input once) and the
@@ -119,11 +125,11 @@ def discrete_mutual_information(codes: Any, labels: Any) -> InformationPlanePoin
 
     Args:
         codes: Tensor or array (m, d), integer or float; rows are the symbols t_i = f(x_i).
-        labels: Tensor or array (m,), integer class labels y_i, at least 2 classes.
+        labels: Tensor or array (m,), integer class labels y_i, at least 2 classes; or None (I(X;T) only).
 
     Returns:
-        InformationPlanePoint(I_XT, I_TY), Estimates in nats with bound "exact finite sum (Lorenzen et al.
-        2022)", n = m.
+        :class:`MIEstimate` (estimator "discrete_exact", params {}): ``i_xt``, ``i_ty`` Estimates in nats
+        with bound "exact finite sum (Lorenzen et al. 2022)", n = m; ``i_ty`` None without labels.
 
     Raises:
         ValueError: bad ``codes`` (rank, empty, NaN/inf); ``labels`` of the wrong length, non-integer, or with
@@ -132,13 +138,14 @@ def discrete_mutual_information(codes: Any, labels: Any) -> InformationPlanePoin
     """
     rows = _rows(codes, "codes")
     m = rows.shape[0]
-    y = checks.labels(labels, "labels", length=m).numpy()
+    y = None if labels is None else checks.labels(labels, "labels", length=m).numpy()
     ids = _row_ids(rows)
-    diag = {"n_symbols": int(ids.max()) + 1, "n_classes": int(np.unique(y).size)}
+    diag = {"n_symbols": int(ids.max()) + 1}
+    if y is not None:
+        diag["n_classes"] = int(np.unique(y).size)
     kw = dict(estimator="discrete_exact", params={}, n=m, bound=EXACT, diagnostics=diag)
-    return InformationPlanePoint(
-        Estimate.from_normal(_entropy(ids), 0.0, **kw), Estimate.from_normal(_cmi(ids, y), 0.0, **kw)
-    )
+    i_ty = None if y is None else Estimate.from_normal(_cmi(ids, y), 0.0, **kw)
+    return _mi_estimate("discrete_exact", {}, Estimate.from_normal(_entropy(ids), 0.0, **kw), i_ty)
 
 
 def _range(low: Any, high: Any) -> tuple[float, float]:
@@ -196,3 +203,47 @@ def quantize(t: Any, bits: int, low: float, high: float, *, clip: bool = False) 
     k = torch.floor((x - lo) / step + 0.5).clamp(0, top)  # the clamp only absorbs rounding at the ends
     q = lo + k * step
     return (q, n_clipped) if clip else q
+
+
+@dataclass(frozen=True)
+class DiscreteExact(Estimator):
+    """Exact I(X;T) = H(T) and I(T;Y) of a discrete (or quantized) deterministic layer (Lorenzen, Igel &
+    Nielsen, ICLR 2022), in the estimator protocol: :func:`discrete_mutual_information` of the layer's
+    deterministic representation (``layer.deterministic()``, (m, d)), quantized first to 2^bits levels on
+    [low, high] (:func:`quantize`, nothing clipped) when ``bits`` is given. The noise std ``layer.beta`` is not
+    used: these are the quantities of the noiseless (quantized) network.
+
+    Attributes:
+        bits: None (the representation's values are the symbols) or an integer in 1 .. 32.
+        low, high: the quantizer's range (finite, low < high), used with ``bits``.
+
+    ``name`` is "discrete_exact", or "quantized_b<bits>" with ``bits``.
+
+    Raises:
+        ValueError: bits out of range, low >= high (at construction); at the call, a layer whose replicas
+            differ without ``s``, values outside [low, high], labels with one class.
+        TypeError: bits not an integer.
+    """
+
+    bits: int | None = None
+    low: float = -1.0
+    high: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.bits is not None:
+            bits = checks.positive_int(self.bits, "bits")
+            if bits > 32:
+                raise ValueError(f"bits: got {bits}, expected an integer in 1 .. 32")
+        lo, hi = _range(self.low, self.high)
+        object.__setattr__(self, "low", lo)
+        object.__setattr__(self, "high", hi)
+
+    @property
+    def name(self) -> str:
+        return "discrete_exact" if self.bits is None else f"quantized_b{self.bits}"
+
+    def __call__(self, layer: LayerData, *, generator=None) -> MIEstimate:
+        s = layer.deterministic()
+        codes = s if self.bits is None else quantize(s, self.bits, self.low, self.high)
+        r = discrete_mutual_information(codes, layer.labels)
+        return MIEstimate(r.i_xt, r.i_ty, self.name, params=self.params(), reasons=r.reasons)

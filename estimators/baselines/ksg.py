@@ -10,20 +10,25 @@
 All neighbour searches use scipy.spatial.cKDTree; distances are max-norm (Chebyshev) unless stated. Values
 in nats. These estimators treat the rows as i.i.d. draws of a *continuous* law: exact duplicates (a zero
 k-th neighbour distance) make them undefined and raise a ValueError rather than being patched silently.
-None of them provides an interval.
+None of them provides an interval. :class:`KSG` and :class:`RossKNN` are their information-plane estimators
+in the estimator protocol (:class:`~estimators.protocol.Estimator`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from scipy.spatial import cKDTree
 from scipy.special import digamma, gammaln
 
 from estimators import checks
+from estimators.baselines.discrete import _mi_estimate
 from estimators.estimate import Estimate
+from estimators.protocol import Estimator, LayerData, MIEstimate
 
 
 def _check_k(k: Any, m: int, name: str) -> int:
@@ -190,3 +195,69 @@ def ksg_entropy(x: Any, k: int = 3, *, norm: str = "euclidean") -> Estimate:
         params={"k": k, "norm": norm},
         bound="no interval: Kozachenko-Leonenko estimator, bias and variance not accounted",
     )
+
+
+@dataclass(frozen=True)
+class KSG(Estimator):
+    """KSG in the information plane, one noise draw per input: I(X;T) by :func:`ksg_mutual_information` of
+    the inputs ``layer.x`` (m, d_x) and T = S + Z for the first replica of each input (Kraskov et al. 2004,
+    estimator 1); I(T;Y) by :func:`ksg_mi_discrete_labels` of the same T and ``layer.labels`` (Ross 2014).
+    The noise Z ~ N(0, beta^2 I) is drawn from ``generator``. ``name``: "ksg".
+
+    Attributes:
+        k: neighbours (>= 1, < m).
+
+    Raises:
+        ValueError / TypeError: k not an integer >= 1 (at construction); ``layer.x`` None, k >= m, duplicate
+            rows, bad labels (at the call).
+    """
+
+    k: int = 3
+    name = "ksg"
+
+    def __post_init__(self) -> None:
+        checks.positive_int(self.k, "k")
+
+    def __call__(self, layer: LayerData, *, generator=None) -> MIEstimate:
+        x = layer.require("x", self.name)
+        gen = checks.generator(generator)
+        s = layer.samples[:, 0]
+        t = s + layer.beta * torch.randn(s.shape, generator=gen, dtype=torch.float64)
+        i_xt = ksg_mutual_information(x, t, k=self.k)
+        i_ty = None if layer.labels is None else ksg_mi_discrete_labels(t, layer.labels, k=self.k)
+        return _mi_estimate(self.name, {**self.params(), "norm": "max", "draws_per_input": 1}, i_xt, i_ty)
+
+
+@dataclass(frozen=True)
+class RossKNN(Estimator):
+    """The nearest-neighbour estimator of Ross (2014) with X entering as a label: T = S + Z for all R
+    replicas of each input (``layer.samples`` (m, R, d) plus noise drawn from ``generator``); I(X;T) by
+    :func:`ksg_mi_discrete_labels` with the input's index as the label (R samples per "class"), I(T;Y) with
+    ``layer.labels`` repeated per replica. The per-point terms are averaged over the first draw of each input
+    (``query``), the neighbour searches use all m R draws. ``name``: "ksg_ross".
+
+    Attributes:
+        k: neighbours (>= 1); the layer needs R > k replicas per input.
+
+    Raises:
+        ValueError / TypeError: k not an integer >= 1 (at construction); R <= k (names ``samples``),
+            duplicate rows, bad labels (at the call).
+    """
+
+    k: int = 3
+    name = "ksg_ross"
+
+    def __post_init__(self) -> None:
+        checks.positive_int(self.k, "k")
+
+    def __call__(self, layer: LayerData, *, generator=None) -> MIEstimate:
+        m, r = layer.m, layer.replicas
+        if r <= self.k:
+            raise ValueError(f"samples: got R = {r} replicas per input, expected R > k = {self.k} (X enters as a "
+                             "label with R samples each)")
+        t = layer.noisy(generator).reshape(m * r, layer.dim)
+        first = np.arange(m) * r
+        i_xt = ksg_mi_discrete_labels(t, torch.arange(m).repeat_interleave(r), k=self.k, query=first)
+        i_ty = None if layer.labels is None else ksg_mi_discrete_labels(
+            t, layer.labels.repeat_interleave(r), k=self.k, query=first)
+        return _mi_estimate(self.name, {**self.params(), "norm": "max", "R": r}, i_xt, i_ty)

@@ -1,5 +1,10 @@
 """Transfer entropy from one layer to another across training epochs (docs/theory.md, section 9).
 
+Transfer entropy is not an estimator of I(X;T) or I(T;Y) of one layer (it measures how one layer's state
+predicts another's next state across training), so it stays outside the estimator protocol
+(:class:`~estimators.protocol.Estimator`): a function of two layers' activations over epochs that returns
+one :class:`~estimators.estimate.Estimate`.
+
 Following Moldovan, Cataron & Andonie ("Learning in feedforward neural networks accelerated by transfer
 entropy", Entropy 2020, and their follow-up on transfer entropy in the information plane), who measure
 transfer entropy between discretised neuron activations during training. The definition used here, with

@@ -49,7 +49,7 @@ def test_kde_separated_components_give_h_plus_ln_m():
     target = 0.5 * 2 * math.log(2 * math.pi * math.e * 0.01) + math.log(m)  # s^2 = 0.01, std not variance
     assert lo.value == pytest.approx(target, abs=1e-10)
     assert hi.value == pytest.approx(target, abs=1e-10)
-    assert lo.ci_low is None and lo.bound.startswith("no interval") and lo.params["noise_std"] == s
+    assert lo.ci_low is None and lo.bound.startswith("no interval") and lo.params["beta"] == s
 
 
 def test_kde_coincident_components_give_h_component():
@@ -142,20 +142,26 @@ def test_kde_small_noise_far_from_origin_no_cancellation():
         assert b.value == pytest.approx(a.value, abs=1e-6)
 
 
+def kde_pair(t, labels, s, mode="saxe"):
+    """{"I_XT_upper", "I_XT_lower", "I_TY_upper", "I_TY_lower"} from the two bounds' MIEstimates."""
+    up, lo = (kde_mutual_information(t, labels, s, bound=b, mode=mode) for b in ("upper", "lower"))
+    return {"I_XT_upper": up.i_xt, "I_XT_lower": lo.i_xt, "I_TY_upper": up.i_ty, "I_TY_lower": lo.i_ty}
+
+
 def test_kde_mi_separated_and_collapsed_classes():
     s = 0.01
     m = 8
     labels = np.repeat([0, 1], m // 2)
     spread = np.arange(m, dtype=float)[:, None] * 100 * s  # every input far from every other
     for mode in ("saxe", "bracket"):
-        out = kde_mutual_information(spread, labels, s, mode=mode)
+        out = kde_pair(spread, labels, s, mode=mode)
         assert out["I_XT_upper"].value == pytest.approx(math.log(m), abs=1e-9)
         assert out["I_XT_lower"].value == pytest.approx(math.log(m), abs=1e-9)
         assert out["I_TY_upper"].value == pytest.approx(math.log(2), abs=1e-9)
         assert out["I_TY_lower"].value == pytest.approx(math.log(2), abs=1e-9)
         assert out["I_TY_upper"].params["mode"] == mode
     collapsed = (labels[:, None] * 100 * s).astype(float)  # each class on one point, the classes far apart
-    out = kde_mutual_information(collapsed, labels, s)
+    out = kde_pair(collapsed, labels, s)
     for key in ("I_XT_upper", "I_XT_lower", "I_TY_upper", "I_TY_lower"):
         assert out[key].value == pytest.approx(math.log(2), abs=1e-9)
 
@@ -167,31 +173,53 @@ def test_kde_mi_modes_against_quadrature_1d(seed):
     labels = np.array([0, 0, 0, 1, 1, 1])
     s = float(rng.uniform(0.2, 0.6))
     true = entropy_1d_quad(t, s) - 0.5 * entropy_1d_quad(t[:3], s) - 0.5 * entropy_1d_quad(t[3:], s)
-    br = kde_mutual_information(t[:, None], labels, s, mode="bracket")
+    br = kde_pair(t[:, None], labels, s, mode="bracket")
     assert br["I_TY_lower"].value <= true + 1e-7 <= br["I_TY_upper"].value + 2e-7
-    sx = kde_mutual_information(t[:, None], labels, s, mode="saxe")
+    sx = kde_pair(t[:, None], labels, s, mode="saxe")
     (lo_all, hi_all), (lo0, hi0), (lo1, hi1) = (
         mixture_entropy_bounds(t[idx, None], s) for idx in (slice(None), slice(0, 3), slice(3, 6))
     )
     assert sx["I_TY_upper"].value == pytest.approx(hi_all.value - 0.5 * (hi0.value + hi1.value), abs=1e-12)
     assert sx["I_TY_lower"].value == pytest.approx(lo_all.value - 0.5 * (lo0.value + lo1.value), abs=1e-12)
     assert br["I_TY_upper"].value == pytest.approx(hi_all.value - 0.5 * (lo0.value + lo1.value), abs=1e-12)
+    assert br["I_TY_lower"].value == pytest.approx(lo_all.value - 0.5 * (hi0.value + hi1.value), abs=1e-12)
     xt_true = entropy_1d_quad(t, s) - h_gauss(1, s)
     assert sx["I_XT_lower"].value <= xt_true + 1e-7 <= sx["I_XT_upper"].value + 2e-7
+    # the entropy terms behind the values: i_xt = h_t - h_t_given_x, i_ty = h_t - h_t_given_y
+    up = kde_mutual_information(t[:, None], labels, s, bound="upper")
+    assert up.terms["h_t"].value == pytest.approx(hi_all.value, abs=1e-12)
+    assert up.terms["h_t_given_x"].value == pytest.approx(h_gauss(1, s), abs=1e-15)
+    assert up.i_ty.value == pytest.approx(up.terms["h_t"].value - up.terms["h_t_given_y"].value, abs=1e-15)
+    assert "not a bound" in up.reasons["I_TY"] and "upper bound" in up.reasons["I_XT"]
+
+
+def test_kde_classes_share_the_pooled_distances_without_changing_the_numbers():
+    # 3 classes of unequal sizes in 2-D: each class term equals the bounds of that class's mixture alone
+    rng = np.random.default_rng(6)
+    t = rng.uniform(-1, 1, size=(30, 2))
+    labels = np.repeat([0, 1, 2], [5, 10, 15])
+    s = 0.3
+    p = np.array([5, 10, 15]) / 30
+    for bound, pick in (("upper", 1), ("lower", 0)):
+        r = kde_mutual_information(t, labels, s, bound=bound)
+        by_class = [mixture_entropy_bounds(t[labels == c], s)[pick].value for c in range(3)]
+        assert r.terms["h_t_given_y"].value == pytest.approx(float(np.dot(p, by_class)), abs=1e-12)
+        assert r.terms["h_t"].value == pytest.approx(mixture_entropy_bounds(t, s)[pick].value, abs=1e-12)
 
 
 def test_adaptive_noise_kde_uses_range_and_is_scale_invariant():
     rng = np.random.default_rng(4)
     t = rng.uniform(-1, 2, size=(40, 3))
     labels = rng.integers(0, 3, size=40)
-    out = adaptive_noise_kde_mi(t, labels, rel_noise=0.2)
     s = 0.2 * (t.max() - t.min())
-    assert out["I_XT_upper"].params["noise_std"] == pytest.approx(s)
-    ref = kde_mutual_information(t, labels, s)
-    scaled = adaptive_noise_kde_mi(7.5 * t, labels, rel_noise=0.2)
-    for key, e in out.items():
-        assert e.value == pytest.approx(ref[key].value, abs=1e-12)
-        assert scaled[key].value == pytest.approx(e.value, abs=1e-9)
+    for bound in ("upper", "lower"):
+        out = adaptive_noise_kde_mi(t, labels, rel_noise=0.2, bound=bound)
+        assert out.params["beta"] == pytest.approx(s) and out.estimator == f"kde_adaptive_{bound}"
+        ref = kde_mutual_information(t, labels, s, bound=bound)
+        scaled = adaptive_noise_kde_mi(7.5 * t, labels, rel_noise=0.2, bound=bound)
+        for q in ("I_XT", "I_TY"):
+            assert out.get(q).value == pytest.approx(ref.get(q).value, abs=1e-12)
+            assert scaled.get(q).value == pytest.approx(out.get(q).value, abs=1e-9)
 
 
 # ----------------------------------------------------------------------------------------------- KSG
@@ -378,8 +406,10 @@ _NAN[3, 1] = np.nan
     [
         (lambda: mixture_entropy_bounds(_X[:, 0], 1.0), "centres"),
         (lambda: mixture_entropy_bounds(_NAN, 1.0), "centres"),
-        (lambda: mixture_entropy_bounds(_X, 0.0), "noise_std"),
-        (lambda: mixture_entropy_bounds(_X, -1.0), "noise_std"),
+        (lambda: mixture_entropy_bounds(_X, 0.0), "beta"),
+        (lambda: mixture_entropy_bounds(_X, -1.0), "beta"),
+        (lambda: kde_mutual_information(_X, _Y, 0.0), "beta"),
+        (lambda: kde_mutual_information(_X, _Y, 1.0, bound="middle"), "bound"),
         (lambda: mixture_entropy_bounds(_X, 1.0, weights=np.ones(3)), "weights"),
         (lambda: kde_mutual_information(_X, _Y[:7], 1.0), "labels"),
         (lambda: kde_mutual_information(_X, np.zeros(10, dtype=int), 1.0), "labels"),

@@ -11,7 +11,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from estimators import LayerData
 from estimators.baselines import (
+    FixedBinning,
     activation_range,
     adaptive_binning_mi,
     discrete_entropy,
@@ -84,7 +86,8 @@ def test_distinct_float_rows_give_ln_m():
 
 def test_labels_equal_to_codes_give_I_TY_equal_H_Y():
     y = np.array([0, 0, 0, 1, 2, 2])
-    ixt, ity = discrete_mutual_information(y[:, None], y)
+    r = discrete_mutual_information(y[:, None], y)
+    ixt, ity = r.i_xt, r.i_ty
     h_y = entropy_of(list(y))
     assert ity.value == pytest.approx(h_y, abs=1e-14)
     assert ixt.value == pytest.approx(h_y, abs=1e-14)
@@ -97,8 +100,8 @@ def test_balanced_product_design_gives_exactly_zero_I_TY():
     codes = torch.tensor([[t, -t] for t, _ in pairs])
     labels = torch.tensor([y for _, y in pairs])
     point = discrete_mutual_information(codes, labels)
-    assert point.I_TY.value == 0.0
-    assert point.I_XT.value == pytest.approx(math.log(3), abs=1e-15)
+    assert point.i_ty.value == 0.0
+    assert point.i_xt.value == pytest.approx(math.log(3), abs=1e-15)
 
 
 @st.composite
@@ -124,7 +127,8 @@ def test_discrete_mi_matches_double_loop_on_random_table(table):
     rng = np.random.default_rng(len(codes))
     order = rng.permutation(len(codes))
     codes, labels = np.array(codes)[order], np.array(labels)[order]
-    ixt, ity = discrete_mutual_information(codes, labels)
+    res = discrete_mutual_information(codes, labels)
+    ixt, ity = res.i_xt, res.i_ty
     assert ity.value == pytest.approx(mi_double_loop(table), abs=1e-12)
     assert ixt.value == pytest.approx(entropy_of([tuple(r) for r in codes]), abs=1e-12)
 
@@ -181,7 +185,8 @@ def test_fixed_binning_values_in_known_bins():
     t = np.array([[-0.9, 0.1], [-0.6, 0.2], [-0.2, 0.7], [0.3, 1.0], [0.7, -1.0], [0.8, -0.99]])
     bins = [(0, 2), (0, 2), (1, 3), (2, 3), (3, 0), (3, 0)]
     labels = np.array([0, 0, 1, 1, 0, 1])
-    ixt, ity = fixed_binning_mi(t, labels, n_bins=4)
+    r = fixed_binning_mi(t, labels, n_bins=4)
+    ixt, ity = r.i_xt, r.i_ty
     assert ixt.value == pytest.approx(entropy_of(bins), abs=1e-14)
     h_given_y = sum(
         np.mean(labels == c) * entropy_of([b for b, y in zip(bins, labels) if y == c]) for c in (0, 1)
@@ -189,33 +194,87 @@ def test_fixed_binning_values_in_known_bins():
     assert ity.value == pytest.approx(entropy_of(bins) - h_given_y, abs=1e-14)
     assert ixt.ci_low is None and ixt.ci_high is None and ixt.std_error is None
     assert ixt.bound == "no interval: plug-in estimator"
-    assert ixt.params == {"n_bins": 4, "low": -1.0, "high": 1.0} and ixt.n == 6
+    assert ixt.params == {"n_bins": 4, "bin_width": None, "low": -1.0, "high": 1.0, "convention": "equal"}
+    assert ixt.n == 6
+    assert r.estimator == "binning_range" and r.params == ixt.params
 
 
-def test_szt_default_30_bins_on_bin_centres():
+def test_default_30_equal_bins_on_bin_centres():
     centres = -1.0 + (np.arange(30) + 0.5) * 2.0 / 30
     t = np.stack([centres, centres[::-1]], axis=1)
     labels = np.arange(30) % 2
-    ixt, ity = fixed_binning_mi(t, labels)  # n_bins=30 on [-1, 1]
+    r = fixed_binning_mi(t, labels)  # n_bins=30 on [-1, 1]
+    ixt, ity = r.i_xt, r.i_ty
     assert ixt.value == pytest.approx(math.log(30), abs=1e-14)
     assert ity.value == pytest.approx(LN2, abs=1e-14)  # each input alone in its bin: I = H(Y)
     assert ixt.params["n_bins"] == 30
     # twice as wide bins: pairs of neighbours merge into 15 bins
-    assert fixed_binning_mi(t, labels, n_bins=15).I_XT.value == pytest.approx(math.log(15), abs=1e-14)
+    assert fixed_binning_mi(t, labels, n_bins=15).i_xt.value == pytest.approx(math.log(15), abs=1e-14)
+
+
+def szt_information(t, labels):
+    """Shwartz-Ziv & Tishby's binned I(X;T) and I(T;Y), by their code's steps written out: 30 edges
+    bins = np.linspace(-1, 1, 30).astype(np.float32), every value replaced by bins[np.digitize(value, bins) - 1]
+    (IDNNs, information_process.py), the distinct rows the symbols; I(X;T) = H(T) (distinct inputs),
+    I(T;Y) = H(Y) - H(Y|T) by counting (nats, where their code uses bits)."""
+    bins = np.linspace(-1, 1, 30).astype(np.float32)
+    digitized = bins[np.digitize(np.squeeze(t.reshape(1, -1)), bins) - 1].reshape(len(t), -1)
+    rows = [tuple(r) for r in digitized]
+    m = len(rows)
+    h_y_given_t = sum(n / m * entropy_of([y for r, y in zip(rows, labels) if r == sym])
+                      for sym, n in Counter(rows).items())
+    return entropy_of(rows), entropy_of(list(labels)) - h_y_given_t
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_szt_convention_matches_their_digitize_computation(seed):
+    rng = np.random.default_rng(seed)
+    # float32 tanh activations as their TensorFlow nets give, saturated to exactly +-1 in places, plus values
+    # exactly on the float32 edges and just below the top edge
+    t = np.tanh(4.0 * rng.normal(size=(300, 3))).astype(np.float32)
+    edges = np.linspace(-1, 1, 30).astype(np.float32)
+    t[:20, 0] = 1.0
+    t[20:30, 1] = -1.0
+    t[30:60, 2] = edges[rng.integers(0, 30, size=30)]
+    t[60:70, 0] = np.nextafter(np.float32(1.0), np.float32(0.0))
+    labels = rng.integers(0, 2, size=300)
+    h, mi = szt_information(t, labels)
+    est = FixedBinning.szt()
+    assert est.params() == {"n_bins": 29, "bin_width": None, "low": -1.0, "high": 1.0, "convention": "szt"}
+    r = est(LayerData(torch.as_tensor(t, dtype=torch.float64)[:, None, :], 0.1, labels=torch.as_tensor(labels)))
+    assert r.estimator == "binning_szt" and r.params["convention"] == "szt"
+    assert r.i_xt.value == pytest.approx(h, abs=1e-12)
+    assert r.i_ty.value == pytest.approx(mi, abs=1e-12)
+    # the default convention (30 equal bins, the last closed) is another grid: other numbers on these values
+    default = fixed_binning_mi(t, labels)
+    assert abs(default.i_xt.value - r.i_xt.value) > 1e-3
+
+
+def test_szt_convention_gives_the_top_edge_its_own_symbol():
+    # 0.99 and 1.0 share the last equal bin [14/15, 1] but not SZT's [e_28, e_29) and {1.0}; -1 and -0.995
+    # share the first bin in both: symbols {0.99}, {1.0}, {-1, -0.995} against {0.99, 1.0}, {-1, -0.995}
+    t = np.array([[0.99], [1.0], [-1.0], [-0.995]])
+    assert fixed_binning_mi(t, convention="szt", n_bins=29).i_xt.value == pytest.approx(1.5 * LN2, abs=1e-14)
+    assert fixed_binning_mi(t, n_bins=30).i_xt.value == pytest.approx(LN2, abs=1e-14)
+    with pytest.raises(ValueError, match="^convention"):
+        fixed_binning_mi(t, convention="szt", bin_width=0.1)
+    with pytest.raises(ValueError, match="^convention"):
+        FixedBinning(convention="tishby")
 
 
 def test_fixed_binning_outside_range_raises_naming_t_and_count():
     t = np.array([[0.0, 1.5], [2.0, 0.5], [0.1, 0.2]])
     with pytest.raises(ValueError, match=r"t: got 2 of 6 values outside"):
         fixed_binning_mi(t, [0, 1, 0])
-    ixt, _ = fixed_binning_mi(t, [0, 1, 0], low=0.0, high=2.0)  # the ReLU way: observed range
+    ixt = fixed_binning_mi(t, [0, 1, 0], low=0.0, high=2.0).i_xt  # the ReLU way: observed range
     assert ixt.value == pytest.approx(math.log(3), abs=1e-14)
 
 
 def test_fixed_binning_by_width_origin_zero():
     t = np.array([[0.05], [0.15], [0.149], [-0.05], [3.21]])
     # cells floor(t / 0.1): 0, 1, 1, -1, 32
-    ixt, ity = fixed_binning_mi(t, [0, 1, 1, 0, 0], bin_width=0.1)
+    r = fixed_binning_mi(t, [0, 1, 1, 0, 0], bin_width=0.1)
+    ixt, ity = r.i_xt, r.i_ty
     assert ixt.value == pytest.approx(entropy_of([0, 1, 1, -1, 32]), abs=1e-14)
     assert ity.value == pytest.approx(mi_double_loop([[1, 0], [0, 2], [1, 0], [1, 0]]), abs=1e-14)
     assert ixt.params["bin_width"] == 0.1 and ixt.params["origin"] == 0.0
@@ -242,7 +301,7 @@ def test_adaptive_bins_of_distinct_values_hold_equal_mass(m, n_bins):
     col = rng.permutation(m) * 0.37 - 2.0  # distinct, unsorted
     t = np.stack([col, np.exp(col)], axis=1)  # second neuron: increasing map of the first, same bins
     labels = np.arange(m) % 2
-    ixt, _ = adaptive_binning_mi(t, labels, n_bins=n_bins)
+    ixt = adaptive_binning_mi(t, labels, n_bins=n_bins).i_xt
     assert ixt.value == pytest.approx(math.log(n_bins), abs=1e-14)
     assert ixt.diagnostics["bins_per_neuron"] == [n_bins, n_bins]
     assert ixt.params["n_bins"] == n_bins and "quantile" in ixt.params["edges"]
@@ -254,11 +313,11 @@ def test_adaptive_binning_I_TY_by_hand_and_ties():
     t = np.array([[5.0], [1.0], [7.0], [2.0], [8.0], [3.0], [6.0], [4.0]])
     labels = np.array([1, 0, 0, 0, 1, 0, 1, 0])
     # bins: value <= 4 -> 0, else 1;  table n[bin][y] = [[4, 0], [1, 3]]
-    _, ity = adaptive_binning_mi(t, labels, n_bins=2)
+    ity = adaptive_binning_mi(t, labels, n_bins=2).i_ty
     assert ity.value == pytest.approx(mi_double_loop([[4, 0], [1, 3]]), abs=1e-14)
     # a constant neuron (saturated) has one bin: contributes nothing, no error
     t2 = np.concatenate([t, np.ones((8, 1))], axis=1)
-    ixt2, _ = adaptive_binning_mi(t2, labels, n_bins=2)
+    ixt2 = adaptive_binning_mi(t2, labels, n_bins=2).i_xt
     assert ixt2.value == pytest.approx(LN2, abs=1e-14)
     assert ixt2.diagnostics["bins_per_neuron"] == [2, 1]
 

@@ -10,17 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from estimators import sp_entropy
+from estimators import LayerData, default_estimators, run_battery, sp_entropy
 from estimators.baselines import mixture_entropy_bounds
-from estimators.ground_truth import discrete_smoothed_entropy
+from estimators.ground_truth import discrete_smoothed_entropy, index_codes
 from experiments import compare_estimators as ce
 from experiments.estimator_truths import (
     BATTERY,
     ESTIMATORS,
-    BatterySettings,
-    battery,
+    comparison_cases,
     error_tables,
-    ground_truth_cases,
+    param_text,
     read_rows,
     truth_rows,
 )
@@ -61,55 +60,31 @@ def test_the_bracket_test_has_teeth():
     assert lo.value + 10 * sp.std_error < sp.value < hi.value - 10 * sp.std_error
 
 
-# ------------------------------------------------------------------------- the battery on known answers
+# ------------------------------------------------------------------------- the param column of the battery
 
 
-def merged_layer(beta: float = 0.005):
-    """64 inputs in 4 coincident groups at -0.75, -0.25, 0.25, 0.75 (groups >> beta apart), two classes of
-    two groups: I(X;T) = ln 4 and I(T;Y) = ln 2 up to e^-(0.5/beta)^2/8-sized overlaps."""
+def test_param_column_says_what_each_estimator_ran_with():
     s = torch.repeat_interleave(torch.tensor([-0.75, -0.25, 0.25, 0.75], dtype=torch.float64), 16)[:, None]
-    y = (torch.arange(64) >= 32).long()
-    x = ((torch.arange(64)[:, None] >> torch.arange(5, -1, -1)) & 1).double()
-    t_rep = s[:, None, :] + beta * torch.randn(64, 8, 1, generator=torch.Generator().manual_seed(0),
-                                               dtype=torch.float64)
-    return x, s, y, t_rep
-
-
-def test_battery_on_merged_groups_gives_ln4_and_ln2():
-    x, s, y, t_rep = merged_layer()
-    found = {(m.estimator, m.quantity): m for m in battery(x, s, y, 0.005, t_rep=t_rep)}
-    assert {e for e, _ in found} == set(BATTERY)
-    for est in ("binning_range", "binning_width", "binning_adaptive", "kde_upper", "kde_lower"):
-        assert found[(est, "I_XT")].value == pytest.approx(LN4, abs=1e-9), est
-        assert found[(est, "I_TY")].value == pytest.approx(LN2, abs=1e-9), est
-    # kNN with X as a label on 8 draws per input: consistent, not exact (psi-function bias of a few 0.01)
-    assert found[("ksg_ross", "I_XT")].value == pytest.approx(LN4, abs=0.1)
-    assert found[("ksg_ross", "I_TY")].value == pytest.approx(LN2, abs=0.05)
-    assert found[("binning_range", "I_XT")].param == "n_bins=30; range=[-1, 1]"
-    assert "noise_std=0.005" in found[("kde_upper", "I_XT")].param
-    assert "sigma_x=" in found[("renyi", "I_XT")].param and "m=64 of 64" in found[("renyi", "I_XT")].param
-
-
-def test_battery_reports_failures_instead_of_hiding_them():
-    x, s, y, t_rep = merged_layer()
-    dead = torch.zeros_like(s)  # a dead layer: zero range, identical rows
-    found = {(m.estimator, m.quantity): m for m in battery(x, dead, y, 0.005, t_rep=t_rep)}
-    for est in ("kde_adaptive_upper", "renyi"):
-        assert math.isnan(found[(est, "I_XT")].value)
-        assert "failed: t:" in found[(est, "I_XT")].param or "failed: x:" in found[(est, "I_XT")].param
-    assert found[("binning_range", "I_XT")].value == 0.0  # one bin: H = 0, computed, not failed
-    with pytest.raises(ValueError, match="^include"):
-        battery(x, s, y, 0.005, t_rep=t_rep, include=["bogus"])
-    with pytest.raises(ValueError, match="^t_rep"):
-        battery(x, s, y, 0.005, t_rep=t_rep[:10])
-
-
-def test_renyi_subsample_is_fixed_and_stated():
-    x, s, y, t_rep = merged_layer()
-    a = battery(x, s, y, 0.005, t_rep=t_rep, settings=BatterySettings(renyi_m=32), include=["renyi"])
-    b = battery(x, s, y, 0.005, t_rep=t_rep, settings=BatterySettings(renyi_m=32), include=["renyi"])
-    assert [m.value for m in a] == [m.value for m in b]
-    assert "m=32 of 64" in a[0].param
+    layer = LayerData(s[:, None, :].expand(64, 8, 1), 0.005, labels=(torch.arange(64) >= 32).long(),
+                      x=index_codes(64))
+    text = {r.estimator: param_text(r, layer) for r in run_battery(layer, default_estimators(sp=None), generator=0)}
+    assert text["binning_range"] == "n_bins=30; range=[-1, 1]"
+    assert text["binning_szt"] == "SZT convention: np.digitize on 30 edges (29 bins); range=[-1, 1]"
+    assert text["binning_width"] == "bin_width=0.06667; origin=0"
+    assert text["kde_upper"] == "beta=0.005; mode=saxe"
+    assert text["kde_adaptive_lower"] == "rel_noise=0.1 x (max - min of the layer); mode=saxe; beta=0.15"
+    assert text["ksg"].startswith("k=3; max-norm")
+    assert "R=8 draws per input" in text["ksg_ross"]
+    assert "m=64 of 64" in text["renyi"] and "sigma_x=" in text["renyi"]
+    assert text["quantized_b4"] == "bits=4; range=[-1, 1]"
+    dead = LayerData(torch.zeros(64, 8, 1, dtype=torch.float64), 0.005, labels=layer.labels, x=layer.x)
+    failed = {r.estimator: param_text(r, dead) for r in run_battery(dead, default_estimators(sp=None), generator=0)}
+    assert failed["renyi"].startswith("alpha=1.01; width rule=silverman (inputs and layer separately); m=64 of 64 "
+                                      "inputs; failed: ")
+    assert failed["kde_adaptive_upper"] == ("rel_noise=0.1 x (max - min of the layer); mode=saxe; failed: t: got "
+                                            "constant activations (max - min = 0), expected a positive range to "
+                                            "scale the noise")
+    assert "noise_std" not in " ".join([*text.values(), *failed.values()])
 
 
 # --------------------------------------------------------------------------------- ground-truth table
@@ -117,8 +92,8 @@ def test_renyi_subsample_is_fixed_and_stated():
 
 @pytest.fixture(scope="module")
 def quick_rows():
-    cases = ground_truth_cases(0.005, seed=0, gaussian_n=256, quick=True)
-    return cases, truth_rows(cases)
+    cases = comparison_cases(0.005, gaussian_n=256, quick=True)
+    return cases, truth_rows(cases, default_estimators(sp=None), seed=0)
 
 
 def test_truths_are_the_known_values(quick_rows):
@@ -135,6 +110,8 @@ def test_truth_rows_errors_statuses_and_brackets(quick_rows):
     _, rows = quick_rows
     cell = {(r["case"], r["quantity"], r["estimator"]): r for r in rows}
     assert {r["estimator"] for r in rows} == set(ESTIMATORS)
+    assert cell[("1-D merged", "I_XT", "binning_szt")]["value"] == pytest.approx(LN4, abs=1e-12)
+    assert cell[("1-D merged", "I_XT", "kde_upper")]["param"] == "beta=0.005; mode=saxe"
     for case in ("1-D separated", "1-D crossover", "1-D merged"):
         truth = cell[(case, "I_XT", "sp")]["truth"]
         # exact mixture: the KDE bounds bracket the truth, SP is within Monte Carlo error and covers it
@@ -157,6 +134,7 @@ def test_error_table_markdown(quick_rows):
     _, rows = quick_rows
     md = error_tables(rows)
     assert "| **truth** |" in md and "n/a" in md and "†" in md
+    assert "| SZT's binning: 30 edges (29 bins) on a range |" in md and "np.digitize on the 30 edges" in md
     assert md.count("| SP 95% interval covers the truth |") == 2  # one table for I(X;T), one for I(T;Y)
     header = next(line for line in md.split("\n") if line.startswith("| estimator |"))
     assert header == "| estimator | 1-D separated | 1-D crossover | 1-D merged | Gaussian d=1 |"

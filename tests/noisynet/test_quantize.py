@@ -155,9 +155,9 @@ def test_exact_information_of_a_tiny_quantized_net_equals_brute_force_counting(a
     n_codes = []
     for (site, point), codes in zip(info.items(), expected):
         h, mi = entropy_and_mi(codes, y.tolist())
-        assert point.I_XT.value == pytest.approx(h, abs=1e-12)
-        assert point.I_TY.value == pytest.approx(mi, abs=1e-12)
-        assert point.I_XT.ci_low == point.I_XT.ci_high == point.I_XT.value  # exact: zero-width interval
+        assert point.i_xt.value == pytest.approx(h, abs=1e-12)
+        assert point.i_ty.value == pytest.approx(mi, abs=1e-12)
+        assert point.i_xt.ci_low == point.i_xt.ci_high == point.i_xt.value  # exact: zero-width interval
         n_codes.append(len(set(codes)))
     assert any(1 < k < 16 for k in n_codes)  # a non-trivial case: some inputs share a code, not all
 
