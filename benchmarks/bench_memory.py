@@ -164,11 +164,10 @@ def main(argv=None) -> None:
     import torch
 
     t_vis, np_vis = torch_visible_to_tracemalloc()
-    import hashlib
+    from benchmarks.engine_version import engine_fingerprint
 
-    src = ROOT / "estimators" / "mixture.py"
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}; "
-          f"engine: estimators/mixture.py sha1 {hashlib.sha1(src.read_bytes()).hexdigest()[:12]}")
+          f"engine: estimators/mixture/ sha1 {engine_fingerprint()}")
     print(f"# tracemalloc sees torch CPU tensors: {'yes' if t_vis else 'NO'}; numpy arrays: {'yes' if np_vis else 'no'}"
           " -> peaks are measured as VmHWM - VmRSS in a fresh subprocess per row (tracemalloc: numpy's share)")
     print(f"# d = {args.d}; MiB; peak = above the resident set just before the call; tm = tracemalloc peak; "

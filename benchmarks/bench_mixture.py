@@ -55,6 +55,7 @@ import torch
 from sklearn.neighbors import KernelDensity
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.engine_version import engine_fingerprint  # noqa: E402
 from estimators.mixture import GaussianMixture  # noqa: E402
 from estimators.sp import sp_entropy  # noqa: E402
 from estimators.stratified import draw_blocks  # noqa: E402
@@ -294,7 +295,7 @@ def fmt_sp_row(r):
 
 
 # ------------------------------------------------------------------------------------------------------------
-PATHS = ("auto", "truncated", "blocked", "dense")
+PATHS = ("auto", "truncated", "clustered", "dense")
 
 
 def bench_paths(kind, beta, n, d, args) -> dict:
@@ -467,21 +468,12 @@ def profile(spec: str, args) -> None:
     _, info = run_ours(centres, beta, owner, z, args.tol, args.memory_mb)
     t = time.perf_counter() - t0
     pr.disable()
-    print(f"# engine: estimators/mixture.py sha1 {engine_fingerprint()}")
+    print(f"# engine: estimators/mixture/ sha1 {engine_fingerprint()}")
     print(f"profile of ours on {kind} beta={beta:g} n={n} d={d} (Q={owner.numel()}): {t:.3f} s, path "
           f"{info['method']}, {info['k']} components")
     s = io.StringIO()
     pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(args.profile_lines)
     print(s.getvalue())
-
-
-def engine_fingerprint() -> str:
-    """sha1 prefix and modification time of the engine's source: the version these numbers belong to."""
-    import hashlib
-
-    src = Path(__file__).resolve().parents[1] / "estimators" / "mixture.py"
-    digest = hashlib.sha1(src.read_bytes()).hexdigest()[:12]
-    return f"{digest} ({time.strftime('%Y-%m-%d %H:%M', time.localtime(src.stat().st_mtime))})"
 
 
 def main(argv=None):
@@ -533,7 +525,7 @@ def main(argv=None):
         args.sp_n_mc = min(args.sp_n_mc, 4)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, python "
           f"{platform.python_version()}, torch {torch.__version__}, sklearn {sklearn.__version__}")
-    print(f"# engine: estimators/mixture.py sha1 {engine_fingerprint()}")
+    print(f"# engine: estimators/mixture/ sha1 {engine_fingerprint()}")
     print(f"# bench_mixture: Q = {args.n_query} queries, repeats = {args.repeats} (min reported; dense_dd {args.dd_repeats}), torch threads = "
           f"{torch.get_num_threads()}, limit = {args.limit:g} s, engine tol = {args.tol:g}, sklearn rtol = "
           f"{args.rtol:g}, memory_mb = {args.memory_mb:g}; times in s, errors in nats vs dense_dd")

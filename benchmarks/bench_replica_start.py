@@ -24,7 +24,6 @@ measured epochs back): labelled as such.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.engine_version import engine_fingerprint  # noqa: E402
 from estimators import sp_mutual_information  # noqa: E402
 from experiments.runs import log_schedule  # noqa: E402
 from experiments.szt import WIDTHS  # noqa: E402
@@ -85,8 +85,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     epochs, n_measure = (300, 6) if args.quick else (args.epochs, 40)
     schedule = log_schedule(epochs, n_measure)[:: args.every]
-    src = Path(__file__).resolve().parents[1] / "estimators" / "mixture.py"
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')} engine sha1 {hashlib.sha1(src.read_bytes()).hexdigest()[:12]}; load "
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} engine {engine_fingerprint()}; load "
           f"{os.getloadavg()[0]:.1f}; SZT tanh beta 0.005 seed {args.seed}, {epochs} epochs, {len(schedule)} measured "
           f"epochs (every {args.every} of log_schedule({epochs}, {n_measure})), 1 thread")
     data = load_szt()

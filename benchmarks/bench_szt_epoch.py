@@ -27,7 +27,6 @@ or dearer depending on the engine's path). The issue's target: half-widths <= 0.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import platform
 import statistics
@@ -38,6 +37,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.engine_version import engine_fingerprint  # noqa: E402
 from experiments.runs import log_schedule  # noqa: E402
 from experiments.szt import WIDTHS  # noqa: E402
 from noisynet.data import load_szt  # noqa: E402
@@ -107,9 +107,7 @@ def main(argv=None):
     if args.quick:
         replicas = replicas[:1]
     schedule = log_schedule(10_000, 100)
-    src = Path(__file__).resolve().parents[1] / "estimators" / "mixture.py"
-    print(f"# engine: estimators/mixture.py sha1 {hashlib.sha1(src.read_bytes()).hexdigest()[:12]} "
-          f"({time.strftime('%Y-%m-%d %H:%M', time.localtime(src.stat().st_mtime))}); load average "
+    print(f"# engine: estimators/mixture/ sha1 {engine_fingerprint()}; load average "
           f"{os.getloadavg()[0]:.1f} at start")
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores (shared), torch "
           f"{torch.__version__}, threads {torch.get_num_threads()}; SZT 12-10-7-5-4-3-2 tanh, beta = {args.beta:g}; "
@@ -136,7 +134,7 @@ def main(argv=None):
     # training speed (and the trained network)
     t0 = time.perf_counter()
     if args.checkpoint:
-        trainer.load_state_dict(torch.load(args.checkpoint, weights_only=False))
+        trainer.load_state_dict(torch.load(args.checkpoint, weights_only=True))
         probe = min(200, train_epochs)
         state = trainer.state_dict()
         t0 = time.perf_counter()

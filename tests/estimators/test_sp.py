@@ -65,7 +65,7 @@ def test_smoothed_discrete_law_against_quadrature():
     assert lo <= truth.value <= hi
 
 
-@pytest.mark.parametrize("method", ["dense", "truncated", "blocked"])
+@pytest.mark.parametrize("method", ["dense", "truncated", "clustered"])
 def test_small_beta_engine_matches_float64_reference_within_its_bounds(method):
     """beta = 0.005, coordinates in [-1, 1] with near and far neighbours: every path agrees with a direct
     float64 computation to within the bounds it reports, and the bounds are small."""
@@ -144,7 +144,7 @@ def test_bad_input_names_the_argument(kwargs, name):
         sp_entropy(**kwargs)
 
 
-@pytest.mark.parametrize("method", ["dense", "truncated", "blocked", "auto"])
+@pytest.mark.parametrize("method", ["dense", "truncated", "clustered", "auto"])
 def test_every_path_within_its_bounds_on_a_tight_cluster_and_a_sparse_cloud(method):
     """1500 centres inside a few beta (owners with hundreds of neighbours: ball queries past the 16
     nearest) and 1500 spread over the cube, three weight columns, a small memory budget (chunking)."""

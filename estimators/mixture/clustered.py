@@ -1,0 +1,180 @@
+"""The clustered path: queries grouped by grid cell, every group summed over the components within its
+queries' truncation distance, as dense blocks over contiguous chunks of the grid-sorted components.
+
+Where representations cluster at the noise scale, every query meets hundreds to tens of thousands of
+components within a few beta, and the work is that many kernel evaluations; this path spends it in large
+matrix products and float32 exponentials, with every error bounded (docs/theory.md, section 10).
+
+**Truncation around the query.** A component farther than r_q from the query q, with
+r_q^2 = ||z||^2 + 2 beta^2 (ln(1 / w_own) + ln(1 / tol_t)) and z = q - c_own, contributes at most
+W_out exp(-r_q^2 / (2 beta^2)) in total, at most tol_t times the own component's term
+w_own exp(-||z||^2 / (2 beta^2)), so ln g drops by at most log1p(tol_t). Queries are grouped by the grid
+cell of their projection (:class:`estimators.mixture.grid.PrincipalGrid`); a group includes every
+component whose projection is within r = max r_q of the group's box of projected queries, hence every
+component within r of each of its queries. The reported bound is computed per query from the weight left
+out and the included mass actually summed.
+
+**Blocks.** Each group's components are ranges of the grid-sorted order; the ranges' end points cut that
+order into chunks of at most CHUNK components, and a chunk is summed for every query of every group that
+needs any part of it (a superset, which is exact). For each chunk: one float64 matrix product of the
+augmented queries [q, 1, -||q||^2 / (2 beta^2) - s_q] with the chunk's [c / beta^2, -||c||^2 / (2 beta^2), 1]
+gives e - s_q, the exponent relative to the own term's s_q = -||z||^2 / (2 beta^2); its exponential, and
+the product with the chunk's weights, are taken in float32 where their round-off fits a tenth of tol, in
+float64 otherwise.
+
+**Round-off** (per query, both directions; Higham 2002, section 3.1): the float64 product and the
+augmented entries are off by at most 3 gamma_{d+3} ((||q|| + max ||c||)^2 / beta^2 + |s_q|); in float32,
+e - s_q (at most ||z||^2 / (2 beta^2) <= LIMIT) is rounded (relative 2^-24) after raising values below
+-FLOOR to -FLOOR (each term rises by at most exp(-FLOOR) times its weight, an excess bounded separately),
+and a chunk's sum of at most CHUNK weighted exponentials (1 ulp each) is off by at most
+gamma_{CHUNK+4}(2^-24) relative. Queries farther than sqrt(2 LIMIT) beta from their own centre go through
+the dense path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from estimators.mixture import dense
+from estimators.mixture.grid import PrincipalGrid, side_for
+from estimators.mixture.roundoff import U32, U64, gamma
+
+CHUNK = 512  # components per chunk: bounds float32 accumulation (gamma_516 = 3.1e-5) and block width
+LIMIT = 60.0  # largest ||z||^2 / (2 beta^2) handled here: e - s_q <= LIMIT, no float32 overflow
+FLOOR = 80.0  # float32 exponents are raised to -FLOOR (exp(-80) = 1.8e-35 stays a normal float32)
+
+
+class Layout:
+    """The exactly merged components in grid order, with what the blocks need: augmented coordinates
+    (d + 2, k) float64, weights (S, k) in float32 and float64, prefix sums of the weights (k + 1, S)."""
+
+    def __init__(self, mix) -> None:
+        c = mix.exact
+        k, d = c.comp.shape
+        self.grid = PrincipalGrid(c.comp.cpu(), side_for(d, mix.beta, mix.log_inv_w, mix.tol_trunc))
+        perm = torch.as_tensor(self.grid.perm, device=mix.device)
+        cs = c.comp[perm]
+        inv2 = 1.0 / (2.0 * mix.beta**2)
+        self.caug = torch.cat([cs.T / mix.beta**2, -(c.comp_sq[perm] * inv2)[None, :],
+                               torch.ones(1, k, dtype=torch.float64, device=mix.device)])
+        w = torch.exp(c.log_w[perm])
+        self.w64 = w.T.contiguous()
+        self.w32 = self.w64.to(torch.float32)
+        self.wcum = torch.cat([torch.zeros(1, w.shape[1], dtype=torch.float64, device=mix.device), w.cumsum(0)])
+        self.c_max = float(c.comp_sq.max().sqrt())
+
+
+def chunks(start: np.ndarray, end: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut positions 0..n-1 at the ranges' end points into pieces of at most CHUNK / 2, then join the pieces
+    starting in one window of CHUNK / 2 positions: chunks of at most CHUNK that mostly end where ranges end.
+    Returns the chunks' (start, end), covering every range."""
+    cut = np.union1d(start, end)
+    lengths = np.diff(cut)
+    n_split = np.maximum(1, -(-lengths // (CHUNK // 2)))
+    first = np.repeat(cut[:-1], n_split) + (CHUNK // 2) * (
+        np.arange(n_split.sum()) - np.repeat(np.cumsum(n_split) - n_split, n_split))
+    piece_end = np.minimum(np.r_[first[1:], cut[-1]], np.repeat(cut[1:], n_split))
+    window = first // (CHUNK // 2)
+    head = np.r_[True, window[1:] != window[:-1]]
+    return first[head], np.maximum.reduceat(piece_end, np.flatnonzero(head))
+
+
+def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
+    """ln sum_k w_kS exp(-||q - c_k||^2 / (2 beta^2)) at q = centres[owner] + z, with its bounds.
+
+    Returns values, above, below, each (q, S) float64 (values without the Gaussian normalisation)."""
+    dev, beta, d = mix.device, mix.beta, mix.d
+    inv2 = 1.0 / (2.0 * beta**2)
+    lay = mix.layout()
+    grid = lay.grid
+    c = mix.exact
+    k = c.member_of[owner]
+    zc = z + c.own_offset[owner]
+    q = c.comp[k] + zc
+    shift = -(zc**2).sum(1) * inv2  # the own term's exponent
+    n_q, s = q.shape[0], c.log_w.shape[1]
+    near = (-shift <= LIMIT).nonzero().reshape(-1)
+    vals = torch.empty(n_q, s, dtype=torch.float64, device=dev)
+    above = torch.empty_like(vals)
+    below = torch.empty_like(vals)
+    if near.numel() < n_q:  # far draws: dense, exact up to its round-off
+        far = (-shift > LIMIT).nonzero().reshape(-1)
+        vals[far] = dense.evaluate(mix, q[far])
+        above[far] = below[far] = mix.dense_roundoff(q[far])
+    if not near.numel():
+        return vals, above, below
+    q, shift, k = q[near], shift[near], k[near]
+    reach = (-2.0 * beta**2 * (shift - c.log_inv_w[k] - math.log(1.0 / mix.tol_trunc))).sqrt()
+
+    # groups: queries by grid cell
+    y = grid.project(q).cpu().numpy()
+    order = np.argsort(grid.key(grid.cells(y)), kind="stable")
+    key = grid.key(grid.cells(y[order]))
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    size = np.diff(np.r_[first, order.size])
+    y_s = y[order]
+    g_lo, g_hi = np.minimum.reduceat(y_s, first, axis=0), np.maximum.reduceat(y_s, first, axis=0)
+    g_reach = np.maximum.reduceat(reach.cpu().numpy()[order], first)
+    box, r_start, r_end = grid.ranges(g_lo, g_hi, g_reach)
+
+    # chunks, and which groups need which chunk
+    c_start, c_end = chunks(r_start, r_end, lay.caug.shape[1])
+    lo_chunk = np.searchsorted(c_end, r_start, side="right")
+    n_ch = np.searchsorted(c_start, r_end, side="left") - lo_chunk
+    chunk = np.repeat(lo_chunk, n_ch) + np.arange(n_ch.sum()) - np.repeat(np.cumsum(n_ch) - n_ch, n_ch)
+    pair = np.unique(chunk * first.size + np.repeat(box, n_ch))  # (chunk, group), sorted by chunk
+    chunk, group = pair // first.size, pair % first.size
+
+    # weight each query includes (whole chunks), per column
+    w_chunk = lay.wcum[torch.as_tensor(c_end, device=dev)] - lay.wcum[torch.as_tensor(c_start, device=dev)]
+    w_in = torch.zeros(first.size, s, dtype=torch.float64, device=dev).index_add_(
+        0, torch.as_tensor(group, device=dev), w_chunk[torch.as_tensor(chunk, device=dev)])
+    w_in = w_in.repeat_interleave(torch.as_tensor(size, device=dev), 0)
+
+    # sums of w exp(e - s_q) per query (in group order)
+    order_t = torch.as_tensor(order, device=dev)
+    q_o, shift_o = q[order_t], shift[order_t]
+    qaug = torch.cat([q_o, torch.ones(q_o.shape[0], 1, dtype=torch.float64, device=dev),
+                      (-(q_o**2).sum(1) * inv2 - shift_o)[:, None]], 1)
+    single = gamma(CHUNK + 4, U32) + FLOOR * U32 <= mix.tol_round
+    sums = torch.zeros(q_o.shape[0], s, dtype=torch.float64, device=dev)
+    n_rows = size[group]
+    rows = torch.as_tensor(np.repeat(first[group] - np.cumsum(n_rows) + n_rows, n_rows)
+                           + np.arange(n_rows.sum()), device=dev)
+    row_end = np.cumsum(np.bincount(chunk, weights=n_rows, minlength=c_start.size)).astype(np.int64)
+    a = 0
+    for j in range(c_start.size):
+        idx = rows[a : row_end[j]]
+        a = row_end[j]
+        lo, hi = int(c_start[j]), int(c_end[j])
+        step = mix.rows(12 * (hi - lo))
+        for b in range(0, idx.numel(), step):
+            ii = idx[b : b + step]
+            e = qaug[ii] @ lay.caug[:, lo:hi]
+            if single:
+                part = lay.w32[:, lo:hi] @ e.to(torch.float32).clamp_(min=-FLOOR).exp_().T
+            else:
+                part = lay.w64[:, lo:hi] @ e.exp_().T
+            sums.index_add_(0, ii, part.T.to(torch.float64))
+
+    # bounds
+    lse = torch.log(sums) + shift_o[:, None]
+    e_err = 3.0 * gamma(d + 3) * ((q_o.norm(dim=1) + lay.c_max) ** 2 / beta**2 - shift_o)
+    eta = gamma(CHUNK + 4, U32 if single else U64) + gamma(c_start.size)
+    if single:
+        e_err = e_err + FLOOR * U32
+        excess = w_in * math.exp(-FLOOR) / sums  # raised terms, relative to the computed sum
+    else:
+        excess = torch.zeros_like(sums)
+    low = 1.0 - eta - excess
+    down = e_err[:, None] - torch.log(low.clamp_min(0.0))  # inf where nothing certain is left
+    w_out = (1.0 - w_in).clamp_min(0.0)
+    r_drop = torch.as_tensor(np.repeat(g_reach, size), device=dev)
+    ratio = torch.exp(torch.log(w_out) - (r_drop**2 * inv2)[:, None] - (lse - down))
+    up = e_err[:, None] + math.log1p(eta) + torch.where(w_out > 0, torch.log1p(ratio), torch.zeros_like(ratio))
+    pos = near[order_t]
+    vals[pos], above[pos], below[pos] = lse, up, down
+    return vals, above, below
