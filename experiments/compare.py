@@ -62,7 +62,7 @@ import torch
 from tqdm.auto import tqdm
 
 from estimators import similarity
-from experiments import arguments, threads
+from experiments import arguments, parallel, threads
 from experiments.compare_figures import (
     DET,
     all_figures,
@@ -70,13 +70,14 @@ from experiments.compare_figures import (
     results_markdown,
     unit_of,
 )
+from experiments.loop import InProcess
 from experiments.rows import clustering_rows, layer_rows
 from experiments.runs import Run, UnsafeCheckpoint
 from noisynet.cnn import cnn
 from noisynet.data import load_szt
 from noisynet.data.digits import load_digits
 from noisynet.data.mnist import load_mnist
-from noisynet.flow import diagnose, iter_information_flow
+from noisynet.flow import diagnose
 from noisynet.models import mlp
 from noisynet.training import Trainer
 from noisynet.twin import NoisyTwin
@@ -123,6 +124,7 @@ def parser(description: str = __doc__, dataset: str = "szt", betas=(0.001, 0.005
     p.add_argument("--n-query", type=int, default=2, help="replicas per input that own Monte Carlo queries")
     p.add_argument("--n-mc", type=int, default=1, help="Monte Carlo draws per query unit")
     threads.add_argument(p)
+    parallel.add_arguments(p)
     p.add_argument("--out", default="runs", help="root folder of the runs")
     p.add_argument("--run-id", default=None, help="folder name of the run (default: from the settings)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run with the same settings")
@@ -145,6 +147,7 @@ def configure(args: argparse.Namespace) -> argparse.Namespace:
         raise SystemExit(f"--data-dir: got {args.data_dir}, expected a folder holding the MNIST IDX test files")
     arguments.noise_stds(args, "betas")
     args.betas = sorted(args.betas)
+    parallel.check(args)
     return args
 
 
@@ -197,6 +200,8 @@ class Comparison:
         self.epoch = args.epochs
         self._trainers: dict[str, Trainer] = {}
         self._told: set[str] = set()  # layers whose "not estimated" message was printed
+        self._todo: dict[str, list[str]] = {}  # unit -> layers being measured
+        self._got: dict[str, dict] = {}  # unit -> {site: LayerMeasurement} arrived so far
         # read before any training starts, so that a refused checkpoint stops the run before it does work
         self._saved = {unit: self._latest_state(unit) for unit in self.units}
 
@@ -324,29 +329,44 @@ class Comparison:
                 {**base, "quantity": "cka", "estimator": "linear-cka", "param": param("pair", b, **note),
                  "value": cka}]
 
-    def measure(self, unit: str, trainer: Trainer, reps_det: dict, bar: tqdm) -> None:
-        """Append every missing block of ``unit`` (accuracies, then layer by layer)."""
-        twin = trainer.twin
+    def submit(self, unit: str, trainer: Trainer, measurer, reps_det: dict, bar: tqdm) -> None:
+        """Append the accuracy block of ``unit`` if missing, then ask ``measurer`` (experiments.loop's
+        interface) for the SP measurement of the twin's layers still missing; the deterministic network's
+        blocks (no SP) are written at once."""
         if not self._done(unit, ""):
             bar.set_postfix_str(f"{unit}: accuracy", refresh=True)
             self.run.append(self.accuracy_block(unit, trainer))
         b = self.beta_of(unit)
+        self._todo[unit] = [s for s in self.sites if not self._done(unit, s)]
+        self._got[unit] = {}
+        if b is None or not self._todo[unit]:
+            self.write(unit, reps_det, bar)
+            return
+        flow = {"replicas": self.args.replicas, "n_mc": self.args.n_mc, "n_query": self.args.n_query,
+                "diagnostics": False, "max_width": self.args.max_sp_dim}
+        measurer.submit(unit, trainer.twin, self.setup.x_meas, None, sites=self._todo[unit],
+                        seed=self.args.seed * 1000 + self.betas.index(b) + 1, flow=flow)
+
+    def collect(self, measurer, reps_det: dict, bar: tqdm, wait: bool) -> None:
+        """Write the blocks of every network whose SP measurements have all arrived (``wait``: until all have)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="layer .* not estimated")  # told once, in write
+            for unit, meas in measurer.results(wait):
+                self._got[unit][meas.site] = meas
+                if len(self._got[unit]) == len(self._todo[unit]):
+                    self.write(unit, reps_det, bar)
+
+    def write(self, unit: str, reps_det: dict, bar: tqdm) -> None:
+        """Append the missing layer blocks of ``unit``: SP rows (twins), clustering, similarity (twins)."""
+        twin, todo, flow = self._trainers[unit].twin, self._todo.pop(unit), self._got.pop(unit)
+        b = self.beta_of(unit)
         reps = twin.representations(self.setup.x_meas)
-        todo = [s for s in self.sites if not self._done(unit, s)]
-        flow = iter([])
         known = {}
         if b is not None:
             for r in self.run.rows():
                 if (int(r["epoch"]) == self.epoch and unit_of(r) == unit and r["quantity"] == "I_XT"
                         and r["value"] and r["layer"] not in todo):
                     known[r["layer"]] = float(r["ci_high"])
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="layer .* not estimated")  # told once, below
-                flow = list(iter_information_flow(
-                    twin, self.setup.x_meas, None, replicas=self.args.replicas, n_mc=self.args.n_mc,
-                    n_query=self.args.n_query, sites=todo, seed=self.args.seed * 1000 + self.betas.index(b) + 1,
-                    diagnostics=False, max_width=self.args.max_sp_dim))
-        flow = {meas.site: meas for meas in flow}
         for site in todo:
             bar.set_postfix_str(f"{unit}: {site}", refresh=True)
             rows = []
@@ -369,14 +389,19 @@ class Comparison:
                     r["beta"] = b
             self.run.append(rows)
 
-    def run_all(self, desc: str) -> None:
+    def run_all(self, desc: str, measurer=None) -> None:
+        """Train every network and measure it; the twins' SP measurements run on ``measurer``
+        (:class:`experiments.loop.InProcess` by default, or Ray tasks while the next network trains)."""
+        measurer = InProcess() if measurer is None else measurer
         bar = tqdm(total=self.epoch * len(self.units), desc=desc, unit="epoch", dynamic_ncols=True)
         det = self.trained(DET, bar)
-        self.measure(DET, det, {}, bar)
+        self.submit(DET, det, measurer, {}, bar)
         reps_det = det.twin.representations(self.setup.x_meas)
         for unit in self.units[1:]:
             bar.set_postfix_str(f"{unit}: training", refresh=True)
-            self.measure(unit, self.trained(unit, bar), reps_det, bar)
+            self.submit(unit, self.trained(unit, bar), measurer, reps_det, bar)
+            self.collect(measurer, reps_det, bar, wait=False)
+        self.collect(measurer, reps_det, bar, wait=True)
         bar.close()
 
 
@@ -386,7 +411,7 @@ def run_id_of(args: argparse.Namespace) -> str:
 
 def config_of(args: argparse.Namespace, experiment: str) -> dict:
     """The config.json of the run ``args`` (as :func:`configure` left them) describe."""
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "threads")}
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "threads", *parallel.EXECUTION)}
     config.update(experiment=experiment, channels=list(args.channels), hidden=list(args.hidden))
     if args.dataset != "mnist":
         config.pop("data_dir")
@@ -408,15 +433,16 @@ def main(argv: list[str] | None = None, *, experiment: str = "compare", dataset:
         except (ValueError, FileNotFoundError) as err:  # names data_dir, n_test, or path (a file of --data-dir)
             raise arguments.as_option(err, rename={"path": "data_dir"}) from err
         arguments.run_folder(args.out, experiment, run_id_of(args), config, resume=args.resume)
-        return _main(args, config, experiment, extra_figures, setup)
+        with parallel.measurer(args) as measurer:
+            return _main(args, config, experiment, extra_figures, setup, measurer)
 
 
-def _main(args, config, experiment, extra_figures, setup: Setup) -> Run:
+def _main(args, config, experiment, extra_figures, setup: Setup, measurer) -> Run:
     run = Run(args.out, experiment, run_id_of(args), config, resume=args.resume)
     t0 = time.perf_counter()
     comp = Comparison(run, setup, args)  # reads the checkpoints: a refused one stops the run here
     (run.dir / "setup.txt").write_text(setup.description + "\n")
-    comp.run_all(f"{experiment} {run.dir.name}")
+    comp.run_all(f"{experiment} {run.dir.name}", measurer)
     rows = run.rows()
     title = f"{args.dataset}, {args.epochs} epochs, seed {args.seed}"
     figs = all_figures(rows, run.figures, title, m=setup.x_meas.shape[0])

@@ -49,7 +49,7 @@ from tqdm.auto import tqdm  # noqa: E402
 from estimators import Estimator, LayerData, default_estimators, run_battery  # noqa: E402
 from estimators.baselines import transfer_entropy  # noqa: E402
 from estimators.battery import BIN_WIDTH  # noqa: E402
-from experiments import arguments, plotting, summary  # noqa: E402
+from experiments import arguments, parallel, plotting, summary  # noqa: E402
 from experiments.compare_report import (  # noqa: E402,F401
     QUANTITIES,
     final_table,
@@ -111,6 +111,7 @@ def parser() -> argparse.ArgumentParser:
     a("--no-truths", action="store_true", help="skip the ground-truth suite")
     a("--quick-truths", action="store_true", help="a small ground-truth suite (1-D cases, d = 1)")
     a("--threads", type=int, default=1, help="torch and BLAS threads")
+    parallel.add_arguments(p)
     a("--out", default="runs")
     a("--run-id", default=None, help="default: beta<beta>_seed<seed>_e<epochs>")
     a("--resume", action="store_true", help="continue an interrupted run with the same settings")
@@ -143,8 +144,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     args = parser().parse_args(argv)
     check(args)
     torch.set_num_threads(args.threads)
-    with threadpool_limits(args.threads):
-        return _main(args)
+    with threadpool_limits(args.threads), parallel.measurer(args) as measurer:
+        return _main(args, measurer)
 
 
 def check(args: argparse.Namespace) -> None:
@@ -163,6 +164,7 @@ def check(args: argparse.Namespace) -> None:
     arguments.distinct(args, "bits")
     if not all(1 <= b <= MAX_BITS for b in args.bits):
         raise SystemExit(f"--bits: got {args.bits}, expected integers in 1 .. {MAX_BITS}")
+    parallel.check(args)
     arguments.run_folder(args.out, EXPERIMENT, *_settings(args), resume=args.resume)
 
 
@@ -170,11 +172,11 @@ def _settings(args: argparse.Namespace) -> tuple[str, dict]:
     """The run id and the config.json of the run ``args`` describe (the activations are not in it: each has
     its own folder)."""
     run_id = args.run_id or f"beta{args.beta:g}_seed{args.seed}_e{args.epochs}"
-    skip = ("out", "run_id", "resume", "activation", "threads")
+    skip = ("out", "run_id", "resume", "activation", "threads", *parallel.EXECUTION)
     return run_id, {k: v for k, v in vars(args).items() if k not in skip}
 
 
-def _main(args: argparse.Namespace) -> Path:
+def _main(args: argparse.Namespace, measurer) -> Path:
     t0 = time.perf_counter()
     run_id, config = _settings(args)
     root = Path(args.out) / EXPERIMENT / run_id
@@ -186,7 +188,7 @@ def _main(args: argparse.Namespace) -> Path:
         print("ground-truth suite ...", flush=True)
         cases = comparison_cases(args.beta, replicas=args.ksg_replicas, quick=args.quick_truths)
         write_rows(truth_rows(cases, baselines(args, (-1.0, 1.0), bits=args.bits), seed=args.seed), truth_path)
-    rows_by_act = {act: run_activation(root, act, args) for act in args.activation}
+    rows_by_act = {act: run_activation(root, act, args, measurer) for act in args.activation}
     y = load_szt().y[: args.inputs]
     figs = [information_planes(rows, root / "figures" / f"information_planes_{act}.png",
                                f"SZT, {act}, beta = {args.beta:g}: every estimator on the same network, epochs "
@@ -217,10 +219,11 @@ def baselines(args: argparse.Namespace, bin_range: tuple[float, float], bits: Se
                               seed=args.seed, bits=tuple(bits))
 
 
-def run_activation(root: Path, act: str, args: argparse.Namespace) -> list[dict]:
-    """Train and measure one activation's twin (SP), then the baselines, the quantized nets and the transfer
-    entropy at the same epochs; returns the run's rows."""
-    cfg = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "resume", "activation", "threads")}
+def run_activation(root: Path, act: str, args: argparse.Namespace, measurer=None) -> list[dict]:
+    """Train and measure one activation's twin (SP; ``measurer`` as in experiments.loop.train_and_measure),
+    then the baselines, the quantized nets and the transfer entropy at the same epochs; returns the run's rows."""
+    cfg = {k: v for k, v in vars(args).items()
+           if k not in ("out", "run_id", "resume", "activation", "threads", *parallel.EXECUTION)}
     cfg.update(activation=act, widths=list(WIDTHS), experiment=EXPERIMENT)
     run = Run(root.parent, root.name, act, cfg, resume=args.resume and (root / act / "config.json").exists())
     data = load_szt()
@@ -232,7 +235,8 @@ def run_activation(root: Path, act: str, args: argparse.Namespace) -> list[dict]
     flow = {"replicas": args.replicas, "min_replicas": args.min_replicas,
             "target_half_width": args.target_half_width or None, "n_mc": args.n_mc, "n_query": args.n_query,
             "diagnostics": False}
-    train_and_measure(run, trainer, twin, x, y, schedule, seed=args.seed, flow=flow, desc=f"{act} twin (SP)")
+    train_and_measure(run, trainer, twin, x, y, schedule, seed=args.seed, flow=flow, desc=f"{act} twin (SP)",
+                      measurer=measurer)
     reps = baseline_pass(run, twin, x, y, schedule, args)
     for bits in args.bits:
         quantized_pass(run, act, bits, data, x, y, schedule, args)

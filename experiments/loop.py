@@ -45,28 +45,30 @@ class InProcess:
     """Measures in this process (``--workers 1``): :meth:`results` measures what was submitted, layer by layer.
 
     The interface of a measurer (see ``experiments.parallel.RayMeasurer`` for the other one):
-    ``submit(epoch, twin, x, y, sites=..., seed=..., flow=...)`` asks for the layers ``sites`` of ``twin`` as
-    it is now; ``results(wait)`` yields ``(epoch, LayerMeasurement)`` pairs, each epoch's layers in forward
-    order (``wait``: until every submitted measurement is done; else what is done now); ``pending`` counts
-    the epochs not yet yielded in full. Here :meth:`results` runs the measurements itself, so it must be
-    drained before the twin changes (the loop drains it right after each submit)."""
+    ``submit(key, twin, x, y, sites=..., seed=..., flow=...)`` asks for the layers ``sites`` of ``twin`` as
+    it is now (``flow``: keyword arguments of :func:`noisynet.flow.iter_information_flow`; ``key``, e.g. the
+    epoch, comes back with the results); ``results(wait)`` yields ``(key, LayerMeasurement)`` pairs, each
+    submission's layers in forward order, with the flow's warnings issued in this process (``wait``: until
+    every submitted measurement is done; else what is done now); ``pending`` counts the submissions not yet
+    yielded in full. Here :meth:`results` runs the measurements itself, so it must be drained before the
+    twin changes (the loop drains it right after each submit)."""
 
     def __init__(self) -> None:
-        self._queue: list[tuple[int, Iterator[LayerMeasurement]]] = []
+        self._queue: list[tuple[object, Iterator[LayerMeasurement]]] = []
 
     @property
     def pending(self) -> int:
         return len(self._queue)
 
-    def submit(self, epoch: int, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None, *, sites: list[str],
+    def submit(self, key: object, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None, *, sites: list[str],
                seed: int, flow: dict) -> None:
-        self._queue.append((epoch, iter_information_flow(twin, x, y, seed=seed, sites=sites, **flow)))
+        self._queue.append((key, iter_information_flow(twin, x, y, seed=seed, sites=sites, **flow)))
 
-    def results(self, wait: bool = True) -> Iterator[tuple[int, LayerMeasurement]]:
+    def results(self, wait: bool = True) -> Iterator[tuple[object, LayerMeasurement]]:
         while self._queue:
-            epoch, layers = self._queue[0]
+            key, layers = self._queue[0]
             for meas in layers:
-                yield epoch, meas
+                yield key, meas
             self._queue.pop(0)
 
 

@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from experiments import arguments, plotting, szt, szt_figures, threads
+from experiments import arguments, parallel, plotting, szt, szt_figures, threads
 from experiments.runs import Run
 from noisynet.constraints import DEFAULT_ALPHA, ParsevalRetraction, hidden_linear_layers
 from noisynet.data import load_szt
@@ -80,7 +80,8 @@ def _szt_argv(args: argparse.Namespace, run_id: str, resume: bool) -> list[str]:
 def _suffix(args: argparse.Namespace) -> str:
     """Settings that differ from experiments.szt's defaults and are not already in its run id."""
     base = szt.parser().parse_args([])
-    skip = {"activation", "beta", "seed", "epochs", "out", "run_id", "resume", "no_extra_figures", *_OWN}
+    skip = {"activation", "beta", "seed", "epochs", "out", "run_id", "resume", "no_extra_figures", *_OWN,
+            *parallel.EXECUTION}
     parts = []
     for k, v in sorted(vars(args).items()):
         if k in skip or getattr(base, k, v) == v:
@@ -100,7 +101,7 @@ def baseline_id(args: argparse.Namespace) -> str:
 def _same_settings(run_dir: Path, args: argparse.Namespace) -> bool:
     """Whether the szt run in ``run_dir`` was made with the szt settings of ``args``."""
     cfg = szt_figures.RunView(run_dir).config
-    skip = {"help", "out", "run_id", "resume", "no_extra_figures", "measure", *_OWN}
+    skip = {"help", "out", "run_id", "resume", "no_extra_figures", "measure", *_OWN, *parallel.EXECUTION}
     same = all(cfg.get(a.dest) == getattr(args, a.dest) for a in szt.parser()._actions if a.dest not in skip)
     measure = args.measure or (100 if args.epochs >= 10_000 else 40)
     return same and cfg.get("measure") == measure and cfg.get("experiment") == "szt"
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> Run:
     """Parse ``argv`` and run with torch and the BLAS pools limited to --threads (restored afterwards)."""
     args = parser().parse_args(argv)
     check(args)
-    with threads.limited(args.threads):
+    with threads.limited(args.threads), parallel.started(args):  # one Ray instance for both runs
         return _run(args)
 
 

@@ -34,6 +34,7 @@ import importlib
 import logging
 import os
 import socket
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,29 +138,44 @@ def session(n_workers: int, address: str | None = None) -> Iterator[None]:
         ray.shutdown()
 
 
+EXECUTION = ("workers", "address")
+"""The options of add_arguments: where a command computes, never what (left out of a run's config.json)."""
+
+
+@contextlib.contextmanager
+def started(args: argparse.Namespace) -> Iterator[None]:
+    """Ray running for the block where ``args`` (--workers, --address) asks for it, e.g. one instance for the
+    several runs of a command; nothing otherwise."""
+    if in_process(args):
+        yield
+        return
+    with session(workers(args), args.address):
+        yield
+
+
 @contextlib.contextmanager
 def measurer(args: argparse.Namespace) -> Iterator[Any]:
     """Where a command's measurements run (module docstring): :class:`~experiments.loop.InProcess` or a
     :class:`RayMeasurer` inside a :func:`session`; ``args`` has --workers, --address and --threads."""
-    if in_process(args):
-        yield InProcess()
-        return
-    with session(workers(args), args.address):
-        yield RayMeasurer(threads=getattr(args, "threads", 1),
-                          cap=args.workers if args.address is not None else None)
+    with started(args):
+        yield (InProcess() if in_process(args) else
+               RayMeasurer(threads=getattr(args, "threads", 1), cap=args.workers if args.address is not None else None))
 
 
 def _measure(twin: NoisyTwin, weights: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor | None,
-             sites: list[str], seed: int, flow: dict, n_threads: int) -> list[LayerMeasurement]:
-    """A measurement task: the layers ``sites`` of ``twin`` with ``weights`` (iter_information_flow)."""
-    with threads.limited(n_threads):
+             sites: list[str], seed: int, flow: dict, n_threads: int) -> tuple[list[LayerMeasurement], list]:
+    """A measurement task: the layers ``sites`` of ``twin`` with ``weights`` (iter_information_flow), and the
+    warnings it issued as (message, category) pairs, for the driver to issue."""
+    with threads.limited(n_threads), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         twin.model.load_state_dict(weights)
-        return list(iter_information_flow(twin, x, y, seed=seed, sites=sites, **flow))
+        layers = list(iter_information_flow(twin, x, y, seed=seed, sites=sites, **flow))
+    return layers, [(str(w.message), w.category) for w in caught]
 
 
 class RayMeasurer:
-    """Measurements as Ray tasks, one per measured epoch (the measurer interface of
-    :class:`experiments.loop.InProcess`).
+    """Measurements as Ray tasks, one per submission (a measured epoch, or a network of experiments.compare):
+    the measurer interface of :class:`experiments.loop.InProcess`.
 
     Args:
         threads: torch/BLAS threads inside a task (and the CPUs it asks Ray for).
@@ -172,7 +188,7 @@ class RayMeasurer:
         self._ray = ray
         self._task = ray.remote(max_retries=MAX_RETRIES, num_cpus=threads)(_measure)
         self.threads, self.cap = threads, cap
-        self._refs: dict[Any, int] = {}  # ObjectRef -> epoch
+        self._refs: dict[Any, object] = {}  # ObjectRef -> key
         self._backlog: list[tuple] = []
         self._shared: list[tuple[object, Any]] = []  # (object, its ObjectRef): put once per object
 
@@ -188,33 +204,36 @@ class RayMeasurer:
         self._shared.append((obj, ref))
         return ref
 
-    def submit(self, epoch: int, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None, *, sites: list[str],
+    def submit(self, key: object, twin: NoisyTwin, x: torch.Tensor, y: torch.Tensor | None, *, sites: list[str],
                seed: int, flow: dict) -> None:
         """Queue the measurement of ``sites`` of ``twin`` at its current weights (copied now)."""
         weights = {k: v.detach().clone() for k, v in twin.model.state_dict().items()}
         refs = (self._put(twin), self._put(x), None if y is None else self._put(y))
-        self._backlog.append((epoch, refs, weights, list(sites), seed, dict(flow)))
+        self._backlog.append((key, refs, weights, list(sites), seed, dict(flow)))
         self._pump()
 
     def _pump(self) -> None:
         while self._backlog and (self.cap is None or len(self._refs) < self.cap):
-            epoch, (twin, x, y), weights, sites, seed, flow = self._backlog.pop(0)
-            self._refs[self._task.remote(twin, weights, x, y, sites, seed, flow, self.threads)] = epoch
+            key, (twin, x, y), weights, sites, seed, flow = self._backlog.pop(0)
+            self._refs[self._task.remote(twin, weights, x, y, sites, seed, flow, self.threads)] = key
 
-    def results(self, wait: bool = True) -> Iterator[tuple[int, LayerMeasurement]]:
-        """(epoch, LayerMeasurement) of the finished tasks, each epoch's layers in forward order; with
-        ``wait``, until every submitted task has finished (yielding each as it finishes)."""
+    def results(self, wait: bool = True) -> Iterator[tuple[object, LayerMeasurement]]:
+        """(key, LayerMeasurement) of the finished tasks, each task's layers in forward order, after issuing
+        the warnings the task recorded; with ``wait``, until every submitted task has finished (yielding each
+        as it finishes)."""
         while self._refs:
             ready, _ = self._ray.wait(list(self._refs), num_returns=1 if wait else len(self._refs),
                                       timeout=None if wait else 0)
             if not ready:
                 return
             for ref in ready:
-                epoch = self._refs.pop(ref)
-                layers = self._ray.get(ref)
+                key = self._refs.pop(ref)
+                layers, caught = self._ray.get(ref)
                 self._pump()
+                for message, category in caught:
+                    warnings.warn(message, category, stacklevel=2)
                 for meas in layers:
-                    yield epoch, meas
+                    yield key, meas
 
 
 # ------------------------------------------------------------------------------------------------ runs

@@ -29,7 +29,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from experiments import arguments, plotting, summary, szt_figures, threads
+from experiments import arguments, parallel, plotting, summary, szt_figures, threads
 from experiments.loop import train_and_measure
 from experiments.runs import Run, log_schedule
 from noisynet.data.spiral import Spiral, make_spiral
@@ -63,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
                    help="replicas per input that own Monte Carlo queries (at most R / 4 at each R)")
     p.add_argument("--n-mc", type=int, default=2, help="Monte Carlo draws per query unit")
     threads.add_argument(p)
+    parallel.add_arguments(p)
     p.add_argument("--no-extra-figures", action="store_true",
                    help="skip the scatter/histogram/binned-entropy figures of experiments.szt_figures")
     p.add_argument("--out", default="runs", help="root folder of the runs")
@@ -79,6 +80,7 @@ def check(args: argparse.Namespace) -> None:
         raise SystemExit(f"--measure: got {args.measure}, expected >= 2")
     arguments.sp_settings(args)
     arguments.at_least_one(args, ("hidden",))
+    parallel.check(args)
     if not (args.turns > 0 and math.isfinite(args.turns)):
         raise SystemExit(f"--turns: got {args.turns}, expected a finite number > 0")
 
@@ -111,15 +113,16 @@ def main(argv: list[str] | None = None) -> Run:
     except ValueError as err:  # names the argument: m, arms, noise (an option of the same name)
         raise arguments.as_option(err) from err
     widths = [2, *args.hidden, args.arms]
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "no_extra_figures", "threads")}
+    config = {k: v for k, v in vars(args).items()
+              if k not in ("out", "run_id", "no_extra_figures", "threads", *parallel.EXECUTION)}
     config.update(widths=widths, experiment="spiral", data=data.params)
     run_id = args.run_id or f"tanh_beta{args.beta:g}_m{args.m}_seed{args.seed}_e{args.epochs}"
     arguments.run_folder(args.out, "spiral", run_id, config, resume=args.resume)
-    with threads.limited(args.threads):
-        return _run(args, data, run_id, config)
+    with threads.limited(args.threads), parallel.measurer(args) as measurer:
+        return _run(args, data, run_id, config, measurer)
 
 
-def _run(args: argparse.Namespace, data: Spiral, run_id: str, config: dict) -> Run:
+def _run(args: argparse.Namespace, data: Spiral, run_id: str, config: dict, measurer) -> Run:
     widths = config["widths"]
     run = Run(args.out, "spiral", run_id, config, resume=args.resume)
     twin = NoisyTwin(mlp(widths, "tanh", seed=args.seed), args.beta)
@@ -130,7 +133,7 @@ def _run(args: argparse.Namespace, data: Spiral, run_id: str, config: dict) -> R
             "diagnostics": True}
     t0 = time.perf_counter()
     train_and_measure(run, trainer, twin, data.x, data.y, log_schedule(args.epochs, args.measure),
-                      seed=args.seed, flow=flow, desc=f"spiral {run_id}")
+                      seed=args.seed, flow=flow, desc=f"spiral {run_id}", measurer=measurer)
     rows = run.rows()
     title = (f"spiral ({args.arms} arms, m = {args.m}), tanh {'-'.join(map(str, widths))}, "
              f"beta = {args.beta:g}, seed {args.seed}")

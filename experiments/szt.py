@@ -71,8 +71,8 @@ def run_settings(args: argparse.Namespace, experiment: str = "szt", orthonormal:
     """The run id and the config.json of the run ``args`` describe (``orthonormal``: trained with a
     retraction after every step; ``extra_config`` is stored too)."""
     measure = args.measure or (100 if args.epochs >= 10_000 else 40)
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "run_id", "no_extra_figures", "threads",
-                                                                "workers", "address")}
+    config = {k: v for k, v in vars(args).items()
+              if k not in ("out", "run_id", "no_extra_figures", "threads", *parallel.EXECUTION)}
     config.update(measure=measure, widths=list(WIDTHS), experiment=experiment, orthonormal=orthonormal,
                   **(extra_config or {}))
     run_id = args.run_id or f"{args.activation}_beta{args.beta:g}_seed{args.seed}_e{args.epochs}"
