@@ -6,8 +6,8 @@ the cores available to this process) and ``--address`` choose where measurements
 - ``--workers 1`` and no ``--address``: in this process (:class:`experiments.loop.InProcess`); Ray is neither
   imported nor started.
 - ``--workers N`` (N >= 2): an embedded Ray instance with N CPUs, its object store bounded to
-  :data:`OBJECT_STORE_BYTES` (the objects are weights, inputs and measurements, all small), no dashboard; it is
-  shut down at the end of the command.
+  :data:`OBJECT_STORE_BYTES` (the objects are weights, inputs and measurements, all small), no dashboard,
+  workers at normal priority (:data:`WORKER_NICENESS`); it is shut down at the end of the command.
 - ``--address HOST:PORT`` (or ``auto``): the Ray cluster whose head was started there with ``ray start
   --head``; its CPUs take the tasks (every node needs this project installed). ``--workers``, if given, caps this
   command's tasks in flight.
@@ -49,6 +49,10 @@ from noisynet.twin import NoisyTwin
 OBJECT_STORE_BYTES = 512 * 2**20
 """Object store of an embedded Ray instance (bytes): Ray's default is 30% of the memory (7 GB on 24 GB); the
 objects here (weights, the inputs, measurements) take a few MB."""
+WORKER_NICENESS = 0
+"""Scheduling priority of the embedded instance's workers: Ray's default, 15, starves them on a machine shared
+with other work (the tasks got 8% of a core beside other jobs, and --workers 2 took twice the wall time of
+--workers 1); 0 gives them the priority the in-process path has."""
 MAX_RETRIES = 3
 """Times Ray runs a task again whose worker died (killed, out of memory)."""
 CONNECT_TIMEOUT_S = 5.0
@@ -128,7 +132,8 @@ def session(n_workers: int, address: str | None = None) -> Iterator[None]:
         if address is not None:
             ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=n_workers, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False, **quiet)
+            ray.init(num_cpus=n_workers, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
+                     _system_config={"worker_niceness": WORKER_NICENESS}, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise SystemExit(f"--address: could not join the Ray cluster at {address}: {' '.join(str(err).split())}"
                          if address else f"--workers: could not start Ray: {' '.join(str(err).split())}") from None
