@@ -9,9 +9,8 @@ contain the truth, widened by the truth's own error bound (docs/theory.md, secti
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -26,7 +25,7 @@ from estimators.sp_mi import SP
 
 
 def sp_estimates(case: Case, layer: LayerData, generator: torch.Generator | int | None = None, *,
-                 settings: Mapping[str, Any] | None = None, estimator: Callable[..., Estimator] = SP,
+                 estimator: Callable[..., Estimator] = SP,
                  entropy: Callable[..., Estimate] = sp_entropy) -> dict[str, Estimate]:
     """SP's estimate (nats) of each quantity in ``case.truth``, from the sample ``layer``.
 
@@ -34,19 +33,17 @@ def sp_estimates(case: Case, layer: LayerData, generator: torch.Generator | int 
       setting of X uniform on finitely many inputs does not hold): h(T) by ``entropy`` (:func:`sp_entropy`)
       of the draws ``layer.samples[:, 0]``, with ``population`` and ``weights`` from the case; I(X;T) =
       h(T) - h(Z), h(Z) in closed form.
-    * otherwise: ``estimator(**settings)`` (:class:`estimators.SP`) on the layer.
+    * otherwise: ``estimator(**case.sp)`` (:class:`estimators.SP` with the case's settings) on the layer.
 
-    ``settings`` defaults to ``case.sp``; ``estimator`` and ``entropy`` are replaceable (a broken estimator
-    must fail the study).
+    ``estimator`` and ``entropy`` are replaceable (a broken estimator must fail the study).
     """
-    settings = dict(case.sp if settings is None else settings)
     gen = checks.generator(generator)
     wanted = case.truth
     if "h" not in wanted and case.kind != "draws":
-        r = estimator(**settings)(layer, generator=gen)
+        r = estimator(**case.sp)(layer, generator=gen)
         return {q: r.get(q) for q in wanted}
     h = entropy(layer.samples[:, 0], layer.beta, population=case.exact_centres, weights=case.weights,
-                generator=gen, **settings)
+                generator=gen, **case.sp)
     out = {"h": h} if "h" in wanted else {}
     if "I_XT" in wanted:
         out["I_XT"] = h - Estimate.from_normal(noise_entropy(layer.dim, layer.beta).value, 0.0)
