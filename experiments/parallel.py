@@ -114,6 +114,16 @@ def in_process(args: argparse.Namespace) -> bool:
     return args.address is None and workers(args) == 1
 
 
+def _token_auth() -> None:
+    """Use token authentication to join a cluster where a token is at hand (RAY_AUTH_TOKEN,
+    RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token, which ``ray start --head`` writes) and RAY_AUTH_MODE is unset: Ray
+    does so itself for ``auto`` but not for an explicit HOST:PORT, whose head then refuses the connection."""
+    if "RAY_AUTH_MODE" not in os.environ and (
+            "RAY_AUTH_TOKEN" in os.environ or "RAY_AUTH_TOKEN_PATH" in os.environ
+            or (Path.home() / ".ray" / "auth_token").exists()):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 @contextlib.contextmanager
 def session(n_workers: int, address: str | None = None) -> Iterator[None]:
     """Ray for the duration of the block: joined at ``address``, or an embedded instance with ``n_workers``
@@ -122,6 +132,8 @@ def session(n_workers: int, address: str | None = None) -> Iterator[None]:
 
     Raises:
         SystemExit: the cluster at ``address`` could not be joined (one line)."""
+    if address is not None:
+        _token_auth()  # before Ray is imported: it reads its settings then
     import ray
 
     if ray.is_initialized():
