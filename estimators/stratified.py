@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import torch
 
+from estimators.mixture.threads import engine_threads
+
 
 def draw_blocks(
     n: int,
@@ -31,14 +33,16 @@ def draw_blocks(
     rows = max(align, rows - rows % align)
     for a in range(0, n, rows):
         b = min(n, a + rows)
-        z = torch.randn((b - a, n_mc, d), generator=generator, dtype=torch.float64) * beta
+        with engine_threads():
+            z = torch.randn((b - a, n_mc, d), generator=generator, dtype=torch.float64) * beta
         yield slice(a, b), z.to(device) if device is not None else z
 
 
 def per_centre(neg_log_g: torch.Tensor, n_mc: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-centre mean and unbiased per-draw variance of (b * n_mc, S) values ordered centre-major."""
-    v = neg_log_g.reshape(-1, n_mc, neg_log_g.shape[-1])
-    return v.mean(1), v.var(1, unbiased=True)
+    with engine_threads():
+        v = neg_log_g.reshape(-1, n_mc, neg_log_g.shape[-1])
+        return v.mean(1), v.var(1, unbiased=True)
 
 
 def gaussian_noise_entropy(d: int, beta: float) -> float:
@@ -46,6 +50,7 @@ def gaussian_noise_entropy(d: int, beta: float) -> float:
     return 0.5 * d * math.log(2.0 * math.pi * math.e * beta**2)
 
 
+@engine_threads()
 def poincare_var_bound(centres: torch.Tensor, weights: torch.Tensor, beta: float, n_mc: int) -> float:
     """Rigorous bound on the Monte Carlo variance of the stratified SP estimate given the centres.
 

@@ -48,8 +48,9 @@ FLOOR = 80.0  # float32 exponents are raised to -FLOOR (exp(-80) = 1.8e-35 stays
 
 
 class Layout:
-    """The exactly merged components in grid order, with what the blocks need: augmented coordinates
-    (d + 2, k) float64, weights (S, k) in float32 and float64, prefix sums of the weights (k + 1, S)."""
+    """The exactly merged components in grid order, with what the blocks need: coordinates (k, d) and
+    augmented coordinates (d + 2, k) float64, weights (S, k) in float32 and float64, prefix sums of the
+    weights (k + 1, S)."""
 
     def __init__(self, mix) -> None:
         c = mix.exact
@@ -58,6 +59,7 @@ class Layout:
         perm = torch.as_tensor(self.grid.perm, device=mix.device)
         cs = c.comp[perm]
         inv2 = 1.0 / (2.0 * mix.beta**2)
+        self.comp = cs
         self.caug = torch.cat([cs.T / mix.beta**2, -(c.comp_sq[perm] * inv2)[None, :],
                                torch.ones(1, k, dtype=torch.float64, device=mix.device)])
         w = torch.exp(c.log_w[perm])
@@ -67,10 +69,11 @@ class Layout:
         self.c_max = float(c.comp_sq.max().sqrt())
 
 
-def chunks(start: np.ndarray, end: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut positions 0..n-1 at the ranges' end points into pieces of at most CHUNK / 2, then join the pieces
-    starting in one window of CHUNK / 2 positions: chunks of at most CHUNK that mostly end where ranges end.
-    Returns the chunks' (start, end), covering every range."""
+def chunks(start: np.ndarray, end: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the sorted positions at the ranges' end points into pieces of at most CHUNK / 2, then join the
+    pieces of one grid row (``row``: the row of every position) that start in one window of CHUNK / 2
+    positions: chunks of at most CHUNK, each within one row of cells (spatially compact), that mostly end
+    where ranges end. Returns the chunks' (start, end), covering every range."""
     cut = np.union1d(start, end)
     lengths = np.diff(cut)
     n_split = np.maximum(1, -(-lengths // (CHUNK // 2)))
@@ -78,7 +81,8 @@ def chunks(start: np.ndarray, end: np.ndarray, n: int) -> tuple[np.ndarray, np.n
         np.arange(n_split.sum()) - np.repeat(np.cumsum(n_split) - n_split, n_split))
     piece_end = np.minimum(np.r_[first[1:], cut[-1]], np.repeat(cut[1:], n_split))
     window = first // (CHUNK // 2)
-    head = np.r_[True, window[1:] != window[:-1]]
+    piece_row = row[first]
+    head = np.r_[True, (window[1:] != window[:-1]) | (piece_row[1:] != piece_row[:-1])]
     return first[head], np.maximum.reduceat(piece_end, np.flatnonzero(head))
 
 
@@ -121,7 +125,7 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     box, r_start, r_end = grid.ranges(g_lo, g_hi, g_reach)
 
     # chunks, and which groups need which chunk
-    c_start, c_end = chunks(r_start, r_end, lay.caug.shape[1])
+    c_start, c_end = chunks(r_start, r_end, grid.rows_of_sorted)
     lo_chunk = np.searchsorted(c_end, r_start, side="right")
     n_ch = np.searchsorted(c_start, r_end, side="left") - lo_chunk
     chunk = np.repeat(lo_chunk, n_ch) + np.arange(n_ch.sum()) - np.repeat(np.cumsum(n_ch) - n_ch, n_ch)
@@ -139,36 +143,43 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     q_o, shift_o = q[order_t], shift[order_t]
     qaug = torch.cat([q_o, torch.ones(q_o.shape[0], 1, dtype=torch.float64, device=dev),
                       (-(q_o**2).sum(1) * inv2 - shift_o)[:, None]], 1)
-    single = gamma(CHUNK + 4, U32) + FLOOR * U32 <= mix.tol_round
+    single = 2.0 * gamma(CHUNK + 4, U32) + FLOOR * U32 <= mix.tol_round  # float32 exp and sums
+    local_budget = mix.tol_round - 2.0 * gamma(CHUNK + 4, U32)  # float32 products where within this
     sums = torch.zeros(q_o.shape[0], s, dtype=torch.float64, device=dev)
+    # exponent error per query: the float64 product's, plus float32 rounding where it ran in float32
+    e_err = 3.0 * gamma(d + 3) * ((q_o.norm(dim=1) + lay.c_max) ** 2 / beta**2 - shift_o)
+    e_err += FLOOR * U32 if single else 0.0
     n_rows = size[group]
     rows = torch.as_tensor(np.repeat(first[group] - np.cumsum(n_rows) + n_rows, n_rows)
                            + np.arange(n_rows.sum()), device=dev)
     row_end = np.cumsum(np.bincount(chunk, weights=n_rows, minlength=c_start.size)).astype(np.int64)
+    mix.last_pairs = int((n_rows * (c_end - c_start)[chunk]).sum())
     a = 0
     for j in range(c_start.size):
         idx = rows[a : row_end[j]]
         a = row_end[j]
         lo, hi = int(c_start[j]), int(c_end[j])
+        if not idx.numel():
+            continue
         step = mix.rows(12 * (hi - lo))
         for b in range(0, idx.numel(), step):
             ii = idx[b : b + step]
-            e = qaug[ii] @ lay.caug[:, lo:hi]
+            local = _local_product(lay, lo, hi, q_o[ii], shift_o[ii], beta, local_budget) if single else None
+            if local is not None:
+                e32, bound = local
+                e_err[ii] = torch.maximum(e_err[ii], bound)
+            elif single:
+                e32 = (qaug[ii] @ lay.caug[:, lo:hi]).to(torch.float32)
             if single:
-                part = lay.w32[:, lo:hi] @ e.to(torch.float32).clamp_(min=-FLOOR).exp_().T
+                part = lay.w32[:, lo:hi] @ e32.clamp_(min=-FLOOR).exp_().T
             else:
-                part = lay.w64[:, lo:hi] @ e.exp_().T
+                part = lay.w64[:, lo:hi] @ (qaug[ii] @ lay.caug[:, lo:hi]).exp_().T
             sums.index_add_(0, ii, part.T.to(torch.float64))
 
     # bounds
     lse = torch.log(sums) + shift_o[:, None]
-    e_err = 3.0 * gamma(d + 3) * ((q_o.norm(dim=1) + lay.c_max) ** 2 / beta**2 - shift_o)
     eta = gamma(CHUNK + 4, U32 if single else U64) + gamma(c_start.size)
-    if single:
-        e_err = e_err + FLOOR * U32
-        excess = w_in * math.exp(-FLOOR) / sums  # raised terms, relative to the computed sum
-    else:
-        excess = torch.zeros_like(sums)
+    excess = w_in * math.exp(-FLOOR) / sums if single else torch.zeros_like(sums)  # raised float32 terms
     low = 1.0 - eta - excess
     down = e_err[:, None] - torch.log(low.clamp_min(0.0))  # inf where nothing certain is left
     w_out = (1.0 - w_in).clamp_min(0.0)
@@ -178,3 +189,26 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     pos = near[order_t]
     vals[pos], above[pos], below[pos] = lse, up, down
     return vals, above, below
+
+
+def _local_product(lay: Layout, lo: int, hi: int, q: torch.Tensor, shift: torch.Tensor, beta: float,
+                   budget: float):
+    """The exponents e - s_q of queries q (b, d) over the chunk lo:hi by a float32 product centred on the
+    chunk's mean m, with a = q - m and b = c - m: [a, 1, -||a||^2 / (2 beta^2) - s_q] . [b / beta^2,
+    -||b||^2 / (2 beta^2), 1]. Rounding the entries and summing d + 2 products is off by at most
+    gamma_{d+5}(2^-24) (||a|| max ||b|| / beta^2 + max ||b||^2 / (2 beta^2) + | ||a||^2 / (2 beta^2) + s_q |)
+    (Higham 2002, section 3.1). Returns (exponents (b, hi - lo) float32, bound (b,)), or None where a bound
+    exceeds ``budget`` (the chunk is too wide for float32 around these queries)."""
+    c = lay.comp[lo:hi]
+    m = c.mean(0)
+    rel = c - m
+    rho = float(rel.norm(dim=1).max())
+    a = q - m
+    na = a.norm(dim=1)
+    inv2 = 1.0 / (2.0 * beta**2)
+    bound = gamma(q.shape[1] + 5, U32) * (na * rho / beta**2 + rho**2 * inv2 + (na**2 * inv2 + shift).abs())
+    if float(bound.max()) > budget:
+        return None
+    qa = torch.cat([a, torch.ones_like(na)[:, None], (-(na**2) * inv2 - shift)[:, None]], 1).to(torch.float32)
+    cb = torch.cat([rel / beta**2, -(rel**2).sum(1, keepdim=True) * inv2, torch.ones_like(rel[:, :1])], 1)
+    return qa @ cb.to(torch.float32).T, bound

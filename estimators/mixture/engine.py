@@ -19,14 +19,14 @@ from estimators.mixture.threads import engine_threads
 # reusable heap and the caches; 256 MiB blocks were 2x slower on the list path (fresh pages every block)
 _BLOCK_BYTES = 8 * 2**20
 METHODS = ("auto", "dense", "truncated", "clustered")
-# seconds per unit of each path's work, measured on this project's machine (benchmarks/README.md, "Path
-# costs"); a wrong pick costs time, never accuracy
-_NS_DENSE_PAIR = 3.0e-9  # float64: product, max, exp, weights
-_NS_LIST_PAIR = 10.0e-9  # a (query, listed neighbour) pair of the grouped lists
-_NS_LIST_OWNER = 4.0e-6  # an owner's nearest-neighbour tree queries
-_NS_BLOCK_PAIR = 1.5e-9  # float32 exponentials in blocks
-_BLOCK_WASTE = 3.0  # block candidates per component within the query's truncation distance
-_NS_CALL = 2.0e-3  # the clustered path's planning (grid, groups, ranges)
+# seconds per unit of each path's work, fitted to this project's machine (benchmarks/README.md, "Path
+# choice"); a wrong pick costs time, never accuracy
+_S_DENSE_PAIR = 3.0e-9  # dense: float64 product, max, exp and weights per (query, component)
+_S_LIST_PAIR = 10.0e-9  # truncated: a (query, listed neighbour) pair of the grouped lists
+_S_LIST_OWNER = 5.0e-6  # truncated: an isolated owner's nearest-neighbour tree query (k = 2)
+_S_LIST_OWNER_D = 3.0e-6  # ... per dimension, for an owner with more neighbours (k = 16, 128 tiers)
+_S_BLOCK_PAIR = 2.0e-9  # clustered: float32 exp and weights per (query, candidate)
+_S_BLOCK_QUERY = 3.0e-6  # clustered: grouping, grid rows and chunks per query where groups are small
 
 
 @dataclass(frozen=True)
@@ -85,15 +85,15 @@ class GaussianMixture:
         memory_mb: float = 256.0,
         device: torch.device | str | None = None,
     ) -> None:
-        c = checks.samples(centres, "centres", rank=2)
-        self.beta = checks.positive(beta, "beta")
-        self.tol = checks.positive(tol, "tol")
-        if method not in METHODS:
-            raise ValueError(f"method: got {method!r}, expected one of {', '.join(map(repr, METHODS))}")
-        self.device = torch.device(device) if device is not None else c.device
-        self.budget = int(checks.positive(memory_mb, "memory_mb") * 2**20)
-        self.block = min(self.budget, _BLOCK_BYTES)
         with engine_threads():
+            c = checks.samples(centres, "centres", rank=2)
+            self.beta = checks.positive(beta, "beta")
+            self.tol = checks.positive(tol, "tol")
+            if method not in METHODS:
+                raise ValueError(f"method: got {method!r}, expected one of {', '.join(map(repr, METHODS))}")
+            self.device = torch.device(device) if device is not None else c.device
+            self.budget = int(checks.positive(memory_mb, "memory_mb") * 2**20)
+            self.block = min(self.budget, _BLOCK_BYTES)
             self._build(c, weights, method)
 
     def _build(self, c: torch.Tensor, weights, method: str) -> None:
@@ -176,14 +176,20 @@ class GaussianMixture:
         return 2.0 * gamma(self.d + 2) * (q_sq + self.exact.comp_sq.max()) / (2.0 * self.beta**2)
 
     def _pick(self, n_queries: int, n_owners: int) -> str:
-        """The path of least estimated time for n_queries queries around n_owners centres (constants above)."""
+        """The path of least estimated time for n_queries queries around n_owners centres, from the
+        typical neighbour counts (constants above): truncated lists pay per owner for the tree queries and
+        per listed neighbour; clustered blocks pay per candidate (about 1.5 times the components within the
+        truncation distance in d <= 3, 3 times on a projection) and, where groups are small, per query."""
+        near, block = self.near, max(self.near_block, 1.0)
+        per_owner = _S_LIST_OWNER + (_S_LIST_OWNER_D * self.d if near > 2 else 0.0)
         costs = {
-            "dense": _NS_DENSE_PAIR * n_queries * self.exact.comp.shape[0],
-            "truncated": _NS_LIST_PAIR * n_queries * (min(self.near, 128.0) + 2.0) + _NS_LIST_OWNER * n_owners
-            + (2.0 * _NS_LIST_PAIR * n_queries * self.near if self.near > 128 else 0.0),
-            "clustered": _NS_BLOCK_PAIR * _BLOCK_WASTE * n_queries * max(self.near_block, 1.0) + _NS_CALL,
+            "dense": _S_DENSE_PAIR * n_queries * self.exact.comp.shape[0],
+            "truncated": _S_LIST_PAIR * n_queries * (min(near, 128.0) + 2.0) + per_owner * n_owners
+            + (2.0 * _S_LIST_PAIR * n_queries * near if near > 128 else 0.0),
+            "clustered": n_queries * (_S_BLOCK_PAIR * block * (1.5 if self.d <= 3 else 3.0)
+                                      + _S_BLOCK_QUERY / (1.0 + block / 32.0)),
         }
-        if self.d > 16 and self.near > 2:  # a tree search in high d visits nearly everything
+        if self.d > 16 and near > 2:  # a tree search in high d visits nearly everything
             costs["truncated"] = math.inf
         return min(costs, key=costs.get)
 
@@ -202,13 +208,13 @@ class GaussianMixture:
         Raises:
             ValueError: mismatched shapes, or owners out of range.
         """
-        owner = torch.as_tensor(owner, device=self.device).to(torch.int64)
-        z = checks.as_tensor(offsets, "offsets").to(self.device)
-        if owner.dim() != 1 or z.dim() != 2 or z.shape != (owner.shape[0], self.d):
-            raise ValueError(f"offsets: got shape {tuple(z.shape)}, expected ({owner.shape[0]}, {self.d})")
-        if owner.numel() and (int(owner.min()) < 0 or int(owner.max()) >= self.n):
-            raise ValueError(f"owner: got indices outside [0, {self.n})")
         with engine_threads():
+            owner = torch.as_tensor(owner, device=self.device).to(torch.int64)
+            z = checks.as_tensor(offsets, "offsets").to(self.device)
+            if owner.dim() != 1 or z.dim() != 2 or z.shape != (owner.shape[0], self.d):
+                raise ValueError(f"offsets: got shape {tuple(z.shape)}, expected ({owner.shape[0]}, {self.d})")
+            if owner.numel() and (int(owner.min()) < 0 or int(owner.max()) >= self.n):
+                raise ValueError(f"owner: got indices outside [0, {self.n})")
             return self._log_density(owner, z)
 
     def _log_density(self, owner: torch.Tensor, z: torch.Tensor) -> LogDensity:

@@ -21,7 +21,7 @@ AXES = 3  # projected dimensions: rows per box grow as (reach / side)^(AXES - 1)
 class PrincipalGrid:
     """Components (k, d) float64 (centred) sorted into cells of side ``side`` on their leading principal
     axes. Attributes: ``perm`` (k,) int64, the sorted order (component perm[i] is at position i);
-    ``keys`` (k,) int64, the sorted cell keys."""
+    ``keys`` (k,) int64, the sorted cell keys; ``rows_of_sorted`` (k,) int64, their rows."""
 
     def __init__(self, comp: torch.Tensor, side: float) -> None:
         k, d = comp.shape
@@ -40,6 +40,7 @@ class PrincipalGrid:
         self.span = cells.max(axis=0) + 1
         self.perm = np.argsort(self.key(cells), kind="stable")
         self.keys = self.key(cells[self.perm])
+        self.rows_of_sorted = self.keys // self.span[-1]  # the row (all axes but the last) of each position
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """(n, d) -> (n, g) coordinates on the leading principal axes."""

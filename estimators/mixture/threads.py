@@ -5,7 +5,8 @@ one intra-op thread per core, a core taken by another process stalls every opera
 until the scheduler runs the waiting thread again (measured on 2 cores with one other busy process: 35
 times slower than one thread). So every engine entry point runs its work with one intra-op thread and
 restores the caller's setting afterwards; ``benchmarks/bench_threads.py`` measures the result idle and
-loaded."""
+loaded. :func:`engine_threads` also decorates a function (``@engine_threads()``), for estimators that do
+work of their own around the engine."""
 
 from __future__ import annotations
 

@@ -167,16 +167,27 @@ def test_grid_ranges_hold_every_component_within_reach(d):
         assert np.all(((need[:, None] >= s) & (need[:, None] < e)).any(1))
 
 
-def test_chunks_cover_every_range_and_stay_within_the_chunk_size():
+def test_chunks_cover_every_range_stay_within_the_chunk_size_and_one_row():
+    """Ranges within grid rows (as the grid makes them): the chunks cover every range, hold at most CHUNK
+    positions, and the ranged positions of a chunk all lie in one row."""
     g = np.random.default_rng(1)
-    start = np.sort(g.integers(0, 20000, 300))
-    end = start + g.integers(1, 3000, 300)
-    c_start, c_end = clustered.chunks(start, end, int(end.max()))
+    row = np.repeat(np.arange(40), g.integers(50, 1500, 40))
+    bounds = np.r_[0, np.flatnonzero(np.diff(row)) + 1, row.size]
+    pick = g.integers(0, 40, 300)
+    start = bounds[pick] + g.integers(0, 40, 300)
+    end = np.minimum(start + g.integers(1, 2000, 300), bounds[pick + 1])
+    keep = end > start
+    start, end = start[keep], end[keep]
+    c_start, c_end = clustered.chunks(start, end, row)
     assert np.all(c_end - c_start <= clustered.CHUNK) and np.all(c_start[1:] >= c_end[:-1])
-    covered = np.zeros(int(end.max()), dtype=bool)
+    ranged = np.zeros(row.size, dtype=bool)
+    for s, e in zip(start, end):
+        ranged[s:e] = True
+    covered = np.zeros(row.size, dtype=bool)
     for s, e in zip(c_start, c_end):
         covered[s:e] = True
-    assert all(covered[s:e].all() for s, e in zip(start, end))
+        assert np.unique(row[s:e][ranged[s:e]]).size <= 1
+    assert covered[ranged].all()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the CPU float64 reference is tested above")
