@@ -144,7 +144,8 @@ def session(n_workers: int, address: str | None = None) -> Iterator[None]:
         if address is not None:
             ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=n_workers, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
+            ray.init(address="local", num_cpus=n_workers, object_store_memory=OBJECT_STORE_BYTES,  # never another
+                     include_dashboard=False,  # instance running here (`ray start`): --address is for that
                      _system_config={"worker_niceness": WORKER_NICENESS}, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise SystemExit(f"--address: could not join the Ray cluster at {address}: {' '.join(str(err).split())}"
