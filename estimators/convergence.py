@@ -60,6 +60,26 @@ def stratified_dof(values: torch.Tensor) -> float:
     return float(v.sum()) ** 2 / den if den > 0 else float(m * (r - 1))
 
 
+def stratified_skewness(values: torch.Tensor) -> float:
+    """Skewness of the stratified mean of ``values`` (m, R), R >= 3: kappa_3 / kappa_2^(3/2) with
+    kappa_2 = (1/m^2) sum_i s_i^2 / R (the square of :func:`stratified_se`) and kappa_3 = (1/m^3) sum_i
+    k3_i / R^2, k3_i = R / ((R - 1)(R - 2)) sum_j (x_ij - mean_i)^3 the unbiased third cumulant of stratum i
+    (Fisher's k-statistic). It falls like 1/sqrt(number of units); for the interval see
+    :func:`estimators.estimate.studentized_quantiles`.
+
+    Args: values, Tensor (m, R) float, per-unit estimates (nats), m strata of R units each.
+    Returns: float, unitless (0.0 when every stratum has zero variance).
+    Raises: ValueError when R < 3 (a third cumulant needs three units).
+    """
+    m, r = values.shape
+    if r < 3:
+        raise ValueError(f"values: got R = {r} units per stratum, expected at least 3")
+    dev = values - values.mean(dim=1, keepdim=True)
+    k2 = float(values.var(dim=1, unbiased=True).sum()) / r / m**2
+    k3 = float((dev**3).sum()) / ((r - 1) * (r - 2)) / r / m**3
+    return k3 / k2**1.5 if k2 > 0 else 0.0
+
+
 @dataclass(frozen=True)
 class Nested:
     """Outcome of the nested-subsample diagnostic (values in the estimate's unit).

@@ -6,7 +6,9 @@ parts that are kept apart so that arithmetic on estimates stays honest:
 * a random part, ``std_error`` (normal approximation, two-sided at ``level``), and
 * deterministic one-sided allowances ``margin_low`` and ``margin_high`` (bounds on a bias or an
   approximation error: truncation of a mixture, a merge of centres, an unconverged sample size). The
-  interval is ``[value - z * std_error - margin_low, value + z * std_error + margin_high]``.
+  interval is ``[value - z * std_error - margin_low, value + z * std_error + margin_high]``; an estimate
+  whose skewness is known gets skew-corrected quantiles -z - c, z - c in place of -z, z (the same width;
+  :func:`studentized_quantiles`).
 
 ``var_bound`` is a rigorous bound on the Monte Carlo variance (docs/theory.md, section 5, Gaussian Poincare
 inequality); :meth:`Estimate.rigorous_interval` turns it into a Chebyshev interval that needs no normal
@@ -36,6 +38,27 @@ def z_value(level: float, dof: float | None = None) -> float:
             raise ValueError(f"dof: got {dof!r}, expected > 0")
         return float(student_t.ppf(0.5 + level / 2.0, dof))
     return float(norm.ppf(0.5 + level / 2.0))
+
+
+def studentized_quantiles(q: float, skewness: float) -> tuple[float, float]:
+    """(lower, upper) quantiles of the studentized estimate (value - truth) / std_error at the two-sided
+    level whose symmetric quantile is ``q``, for an estimate of skewness ``skewness`` (its third cumulant
+    over the 1.5th power of its variance): (-q - c, q - c), c = skewness (2 q^2 + 1) / 6, at most q / 2 in
+    size (0 skewness: exactly (-q, q)).
+
+    The one-term Edgeworth expansion of a studentized mean, P(T <= x) = Phi(x) + (skewness / 6)(2 x^2 + 1)
+    phi(x) + O(1/n), inverted (the Cornish-Fisher quantiles; Hall, The Bootstrap and Edgeworth Expansion,
+    Springer 1992, chapters 2 and 3): the estimate and its standard error move together when the units
+    are skewed, so a left-skewed estimate (skewness < 0) gets an interval reaching further below it than
+    above, of the same width. The cap keeps the estimate inside its interval where the expansion is not to
+    be trusted (a few units, one outlier). Raises ValueError for a non-finite skewness or q <= 0.
+    """
+    if not math.isfinite(skewness):
+        raise ValueError(f"skewness: got {skewness!r}, expected a finite number")
+    if not q > 0.0:
+        raise ValueError(f"q: got {q!r}, expected a quantile > 0")
+    c = min(max(skewness * (2.0 * q * q + 1.0) / 6.0, -0.5 * q), 0.5 * q)
+    return -q - c, q - c
 
 
 @dataclass(frozen=True)
@@ -84,23 +107,28 @@ class Estimate:
         margin_low: float = 0.0,
         margin_high: float = 0.0,
         dof: float | None = None,
+        skewness: float | None = None,
         **kwargs: Any,
     ) -> "Estimate":
         """Build an Estimate whose interval is value -/+ q * std_error, widened by the margins; q is the
         normal quantile at ``level``, or Student's t with ``dof`` degrees of freedom (recorded in
-        diagnostics["dof"]) when the standard error rests on few values."""
+        diagnostics["dof"]) when the standard error rests on few values. With ``skewness`` (of the
+        estimate, recorded in diagnostics["skewness"]) the random part is [value - u * std_error,
+        value - l * std_error] with (l, u) = :func:`studentized_quantiles` (q, skewness) instead."""
         if not (std_error >= 0.0) or not math.isfinite(std_error):
             raise ValueError(f"std_error: got {std_error!r}, expected a finite number >= 0")
         if margin_low < 0.0 or margin_high < 0.0:
             raise ValueError(f"margins: got ({margin_low!r}, {margin_high!r}), expected numbers >= 0")
         z = z_value(level, dof)
-        if dof is not None:
-            kwargs["diagnostics"] = {**kwargs.get("diagnostics", {}), "dof": dof}
+        lower, upper = studentized_quantiles(z, 0.0 if skewness is None else float(skewness))
+        recorded = {k: v for k, v in (("dof", dof), ("skewness", skewness)) if v is not None}
+        if recorded:
+            kwargs["diagnostics"] = {**kwargs.get("diagnostics", {}), **recorded}
         return cls(
             value=float(value),
             std_error=float(std_error),
-            ci_low=float(value - z * std_error - margin_low),
-            ci_high=float(value + z * std_error + margin_high),
+            ci_low=float(value - upper * std_error - margin_low),
+            ci_high=float(value - lower * std_error + margin_high),
             level=level,
             margin_low=float(margin_low),
             margin_high=float(margin_high),

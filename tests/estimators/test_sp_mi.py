@@ -87,7 +87,7 @@ def test_spread_replicas_converge_and_cover():
         (torch.zeros(4, 2, 2), torch.tensor([0, 1, 0]), {}, "labels"),
         (torch.zeros(4, 2, 2), None, {"beta": 0.0}, "beta"),
         (torch.zeros(4, 2, 2), None, {"n_query": 3}, "n_query"),
-        (torch.randn(4, 8, 2), None, {"n_query": 4}, "n_query"),
+        (torch.randn(4, 8, 2), None, {"n_query": 9}, "n_query"),
     ],
 )
 def test_bad_input_names_the_argument(samples, labels, kwargs, name):
