@@ -19,14 +19,17 @@ the minimum of --repeats runs (a call longer than --long seconds runs once):
   the ratios;
 * ``limit``: the exp-count lower bound: the fewest kernel terms any term-by-term method must evaluate
   (for each query, the fewest largest terms whose sum reaches (1 - tol/10) of the total, counted exactly
-  by brute force on 512 of the queries and scaled to Q), divided by this machine's float32 exp throughput
-  (measured at the start); ``sp/limit`` says how far sp_entropy is from it;
+  by brute force on the checked queries and scaled to Q), divided by this machine's float32 exp throughput
+  (measured at the start); ``cert``: the same for the components within each query's truncation distance
+  (those a method that bounds the rest only by its weight must sum, as the engine's blocks do);
+  ``sp/limit`` and ``sp/cert`` say how far sp_entropy is from each;
 * ``err``: max |ln g - reference| over 2048 queries (the engine's values and KernelDensity's) against a
   float64 direct-difference sum over all centres; ``bound``: the engine's largest reported bound there;
   ``ok``: every reference value inside the engine's interval.
 
 Torch runs with its default thread count: the engine chooses its own (one thread) whatever the caller's
-setting; KernelDensity is single-threaded.
+setting; KernelDensity is single-threaded. Where CUDA is present the engine runs there (``--device``,
+default ``cuda`` when available): sp_entropy and the dense path on the GPU, KernelDensity on the CPU.
 """
 
 from __future__ import annotations
@@ -69,18 +72,23 @@ def sp_draws(n: int, d: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.arange(n).repeat_interleave(N_MC), z.reshape(-1, d)
 
 
-def reference(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """ln g at q by direct differences over all centres, float64, and the fewest terms reaching (1 - tol/10)
-    of each sum: (values (b,), counts (b,))."""
+def reference(x: torch.Tensor, q: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """ln g at q = owner + z by direct differences over all centres, float64; the fewest terms reaching
+    (1 - tol/10) of each sum; the centres within the query's truncation distance r_q, r_q^2 = ||z||^2 +
+    2 beta^2 (ln n + ln(10 / tol)) (what a method that bounds the rest by the weight outside must sum).
+    Returns (values (b,), mass counts (b,), certified counts (b,))."""
     n, d = x.shape
-    vals, need = torch.empty(q.shape[0], dtype=torch.float64), torch.empty(q.shape[0])
+    vals, mass, cert = torch.empty(q.shape[0], dtype=torch.float64), torch.empty(q.shape[0]), torch.empty(q.shape[0])
+    r2 = (z**2).sum(1) + 2 * BETA**2 * (math.log(n) + math.log(1e4))
     for a in range(0, q.shape[0], 64):
-        e = -torch.cdist(q[a : a + 64], x, compute_mode="donot_use_mm_for_euclid_dist").square_() / (2 * BETA**2)
+        sq = torch.cdist(q[a : a + 64], x, compute_mode="donot_use_mm_for_euclid_dist").square_()
+        e = -sq / (2 * BETA**2)
         vals[a : a + 64] = torch.logsumexp(e, 1)
         terms = torch.exp(e - e.max(1, keepdim=True).values).sort(1, descending=True).values
         cum = terms.cumsum(1)
-        need[a : a + 64] = (cum < (1.0 - 1e-4) * cum[:, -1:]).sum(1) + 1
-    return vals - math.log(n) - 0.5 * d * math.log(2 * math.pi * BETA**2), need
+        mass[a : a + 64] = (cum < (1.0 - 1e-4) * cum[:, -1:]).sum(1) + 1
+        cert[a : a + 64] = (sq <= r2[a : a + 64, None]).sum(1)
+    return vals - math.log(n) - 0.5 * d * math.log(2 * math.pi * BETA**2), mass, cert
 
 
 def exp_rate() -> float:
@@ -114,21 +122,22 @@ def bench(n: int, d: int, k: int, spread: float, args, rate: float) -> dict:
     owner, z = sp_draws(n, d, args.seed + 1)
     q = x[owner] + z
     row = {"n": n, "d": d, "k": k, "s": spread}
-    t_sp, est = timed(lambda: sp_entropy(x, BETA, n_mc=N_MC, population=True, generator=args.seed + 1),
-                      args.repeats, args.long)
+    t_sp, est = timed(lambda: sp_entropy(x, BETA, n_mc=N_MC, population=True, generator=args.seed + 1,
+                                         device=args.device), args.repeats, args.long)
     row.update(t_sp=t_sp, path=est.diagnostics["engine"]["path"])
     sub = torch.randperm(q.shape[0], generator=torch.Generator().manual_seed(args.seed))[: args.n_check]
-    ref, need = reference(x, q[sub])
-    row["limit"] = float(need[:512].mean()) * q.shape[0] / rate
-    mix = GaussianMixture(x, BETA)
+    ref, mass, cert = reference(x, q[sub], z[sub])
+    row["limit"] = float(mass.mean()) * q.shape[0] / rate
+    row["cert"] = float(cert.mean()) * q.shape[0] / rate
+    mix = GaussianMixture(x, BETA, device=args.device)
     ld = mix.log_density(owner[sub], z[sub])
-    v, up, down = ld.values[:, 0], ld.above[:, 0], ld.below[:, 0]
+    v, up, down = ld.values[:, 0].cpu(), ld.above[:, 0].cpu(), ld.below[:, 0].cpu()
     row.update(err=float((v - ref).abs().max()), bound=float(torch.maximum(up, down).max()),
                ok=bool(((ref <= v + up + 1e-12) & (ref >= v - down - 1e-12)).all()))
     # KernelDensity and the dense path: a pilot on 1/8 of the queries, extrapolated past --limit
     pilot = slice(0, q.shape[0] // 8)
     skl = lambda qq: KernelDensity(bandwidth=BETA, rtol=1e-3).fit(x.numpy()).score_samples(qq.numpy())
-    dns = lambda o, zz: GaussianMixture(x, BETA, method="dense").log_density(o, zz)
+    dns = lambda o, zz: GaussianMixture(x, BETA, method="dense", device=args.device).log_density(o, zz)
     for name, full, part in (("skl", lambda: skl(q), lambda: skl(q[pilot])),
                              ("dense", lambda: dns(owner, z), lambda: dns(owner[pilot], z[pilot]))):
         t0 = time.perf_counter()
@@ -141,13 +150,13 @@ def bench(n: int, d: int, k: int, spread: float, args, rate: float) -> dict:
     row["err_skl"] = float((torch.as_tensor(skl(q[sub])) - ref).abs().max())
     if args.paths:
         for path in ("clustered", "truncated"):
-            row[f"t_{path}"], _ = timed(lambda: GaussianMixture(x, BETA, method=path).log_density(owner, z),
-                                        args.repeats, args.long)
+            row[f"t_{path}"], _ = timed(lambda: GaussianMixture(x, BETA, method=path, device=args.device)
+                                        .log_density(owner, z), args.repeats, args.long)
     return row
 
 
 HEADER = (f"{'n':>6s} {'d':>2s} {'k':>4s} {'s/beta':>6s} {'path':>9s} | {'sp s':>7s} {'skl s':>8s} {'dense s':>8s} "
-          f"{'limit s':>7s} | {'skl/sp':>7s} {'dense/sp':>8s} {'sp/limit':>8s} | {'err sp':>7s} {'bound':>7s} ok "
+          f"{'limit s':>7s} {'cert s':>7s} | {'skl/sp':>7s} {'dense/sp':>8s} {'sp/limit':>8s} {'sp/cert':>7s} | {'err sp':>7s} {'bound':>7s} ok "
           f"{'err skl':>7s}")
 
 
@@ -155,8 +164,8 @@ def fmt(r: dict, paths: bool) -> str:
     t = lambda name: ("~" if r.get(f"{name}_est") else "") + f"{r[f't_{name}']:.3f}"
     ratio = lambda name: ("~" if r.get(f"{name}_est") else "") + f"{r[f't_{name}'] / r['t_sp']:.1f}"
     line = (f"{r['n']:6d} {r['d']:2d} {r['k']:4d} {r['s']:6.1f} {r['path']:>9s} | {r['t_sp']:7.3f} {t('skl'):>8s} "
-            f"{t('dense'):>8s} {r['limit']:7.3f} | {ratio('skl'):>7s} {ratio('dense'):>8s} "
-            f"{r['t_sp'] / r['limit']:8.1f} | {r['err']:7.1e} {r['bound']:7.1e} {'yes' if r['ok'] else 'NO':>2s} "
+            f"{t('dense'):>8s} {r['limit']:7.3f} {r['cert']:7.3f} | {ratio('skl'):>7s} {ratio('dense'):>8s} "
+            f"{r['t_sp'] / r['limit']:8.1f} {r['t_sp'] / r['cert']:7.1f} | {r['err']:7.1e} {r['bound']:7.1e} {'yes' if r['ok'] else 'NO':>2s} "
             f"{r['err_skl']:7.1e}")
     if paths:
         line += f" | clustered {r['t_clustered']:.3f} truncated {r['t_truncated']:.3f}"
@@ -186,12 +195,13 @@ def main(argv=None) -> None:
     p.add_argument("--limit", type=float, default=30.0, help="extrapolate a baseline whose pilot predicts more (s)")
     p.add_argument("--n-check", type=int, default=2048, help="queries checked against the reference")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
     rows = [tuple(t(v) for t, v in zip((int, int, int, float), c.split(","))) for c in args.config] or configs(args)
     rate = exp_rate()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, load "
           f"{os.getloadavg()[0]:.1f}; torch {torch.__version__} (default threads {torch.get_num_threads()}), "
-          f"scikit-learn {sklearn.__version__}; engine {engine_fingerprint()}")
+          f"scikit-learn {sklearn.__version__}; engine {engine_fingerprint()}; device {args.device}")
     print(f"# beta = {BETA}, n_mc = {N_MC}, Q = 10 n queries; float32 exp: {rate / 1e9:.2f} G/s; minimum of "
           f"{args.repeats} runs; ~ = extrapolated from a 1/8 pilot; errors in nats over {args.n_check} queries")
     print(HEADER)

@@ -48,7 +48,7 @@ def szt_like_layer(m: int, r: int, d: int, beta: float, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 2, (m,), generator=g)
     centre = torch.tanh(3.0 * torch.randn(8, d, generator=g))[y * 4 + torch.randint(0, 4, (m,), generator=g)]
-    image = centre + 10 * beta * torch.randn(m, 1, d, generator=g)
+    image = (centre + 10 * beta * torch.randn(m, d, generator=g))[:, None, :]
     return (image + 2 * beta * torch.randn(m, r, d, generator=g)).double(), y
 
 

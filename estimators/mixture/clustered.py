@@ -39,10 +39,9 @@ import numpy as np
 import torch
 
 from estimators.mixture import dense
-from estimators.mixture.grid import PrincipalGrid, side_for
+from estimators.mixture.grid import CHUNK, PrincipalGrid, plan, side_for
 from estimators.mixture.roundoff import U32, U64, gamma
 
-CHUNK = 512  # components per chunk: bounds float32 accumulation (gamma_516 = 3.1e-5) and block width
 LIMIT = 60.0  # largest ||z||^2 / (2 beta^2) handled here: e - s_q <= LIMIT, no float32 overflow
 FLOOR = 80.0  # float32 exponents are raised to -FLOOR (exp(-80) = 1.8e-35 stays a normal float32)
 
@@ -67,23 +66,6 @@ class Layout:
         self.w32 = self.w64.to(torch.float32)
         self.wcum = torch.cat([torch.zeros(1, w.shape[1], dtype=torch.float64, device=mix.device), w.cumsum(0)])
         self.c_max = float(c.comp_sq.max().sqrt())
-
-
-def chunks(start: np.ndarray, end: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the sorted positions at the ranges' end points into pieces of at most CHUNK / 2, then join the
-    pieces of one grid row (``row``: the row of every position) that start in one window of CHUNK / 2
-    positions: chunks of at most CHUNK, each within one row of cells (spatially compact), that mostly end
-    where ranges end. Returns the chunks' (start, end), covering every range."""
-    cut = np.union1d(start, end)
-    lengths = np.diff(cut)
-    n_split = np.maximum(1, -(-lengths // (CHUNK // 2)))
-    first = np.repeat(cut[:-1], n_split) + (CHUNK // 2) * (
-        np.arange(n_split.sum()) - np.repeat(np.cumsum(n_split) - n_split, n_split))
-    piece_end = np.minimum(np.r_[first[1:], cut[-1]], np.repeat(cut[1:], n_split))
-    window = first // (CHUNK // 2)
-    piece_row = row[first]
-    head = np.r_[True, (window[1:] != window[:-1]) | (piece_row[1:] != piece_row[:-1])]
-    return first[head], np.maximum.reduceat(piece_end, np.flatnonzero(head))
 
 
 def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
@@ -113,29 +95,14 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     q, shift, k = q[near], shift[near], k[near]
     reach = (-2.0 * beta**2 * (shift - c.log_inv_w[k] - math.log(1.0 / mix.tol_trunc))).sqrt()
 
-    # groups: queries by grid cell
-    y = grid.project(q).cpu().numpy()
-    order = np.argsort(grid.key(grid.cells(y)), kind="stable")
-    key = grid.key(grid.cells(y[order]))
-    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    size = np.diff(np.r_[first, order.size])
-    y_s = y[order]
-    g_lo, g_hi = np.minimum.reduceat(y_s, first, axis=0), np.maximum.reduceat(y_s, first, axis=0)
-    g_reach = np.maximum.reduceat(reach.cpu().numpy()[order], first)
-    box, r_start, r_end = grid.ranges(g_lo, g_hi, g_reach)
-
-    # chunks, and which groups need which chunk
-    c_start, c_end = chunks(r_start, r_end, grid.rows_of_sorted)
-    lo_chunk = np.searchsorted(c_end, r_start, side="right")
-    n_ch = np.searchsorted(c_start, r_end, side="left") - lo_chunk
-    chunk = np.repeat(lo_chunk, n_ch) + np.arange(n_ch.sum()) - np.repeat(np.cumsum(n_ch) - n_ch, n_ch)
-    pair = np.unique(chunk * first.size + np.repeat(box, n_ch))  # (chunk, group), sorted by chunk
-    chunk, group = pair // first.size, pair % first.size
+    # groups of queries by grid cell, and the chunks each needs
+    p = plan(grid, grid.project(q).cpu().numpy(), reach.cpu().numpy())
+    order, size = p.order, p.size
 
     # weight each query includes (whole chunks), per column
-    w_chunk = lay.wcum[torch.as_tensor(c_end, device=dev)] - lay.wcum[torch.as_tensor(c_start, device=dev)]
-    w_in = torch.zeros(first.size, s, dtype=torch.float64, device=dev).index_add_(
-        0, torch.as_tensor(group, device=dev), w_chunk[torch.as_tensor(chunk, device=dev)])
+    w_chunk = lay.wcum[torch.as_tensor(p.c_end, device=dev)] - lay.wcum[torch.as_tensor(p.c_start, device=dev)]
+    w_in = torch.zeros(size.size, s, dtype=torch.float64, device=dev).index_add_(
+        0, torch.as_tensor(p.group, device=dev), w_chunk[torch.as_tensor(p.chunk, device=dev)])
     w_in = w_in.repeat_interleave(torch.as_tensor(size, device=dev), 0)
 
     # sums of w exp(e - s_q) per query (in group order)
@@ -149,16 +116,11 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     # exponent error per query: the float64 product's, plus float32 rounding where it ran in float32
     e_err = 3.0 * gamma(d + 3) * ((q_o.norm(dim=1) + lay.c_max) ** 2 / beta**2 - shift_o)
     e_err += FLOOR * U32 if single else 0.0
-    n_rows = size[group]
-    rows = torch.as_tensor(np.repeat(first[group] - np.cumsum(n_rows) + n_rows, n_rows)
-                           + np.arange(n_rows.sum()), device=dev)
-    row_end = np.cumsum(np.bincount(chunk, weights=n_rows, minlength=c_start.size)).astype(np.int64)
-    mix.last_pairs = int((n_rows * (c_end - c_start)[chunk]).sum())
-    a = 0
-    for j in range(c_start.size):
-        idx = rows[a : row_end[j]]
-        a = row_end[j]
-        lo, hi = int(c_start[j]), int(c_end[j])
+    rows = torch.as_tensor(p.rows, device=dev)
+    mix.last_pairs = p.pairs
+    for j in range(p.c_start.size):
+        idx = rows[p.row_start[j] : p.row_start[j + 1]]
+        lo, hi = int(p.c_start[j]), int(p.c_end[j])
         if not idx.numel():
             continue
         step = mix.rows(12 * (hi - lo))
@@ -178,12 +140,12 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
 
     # bounds
     lse = torch.log(sums) + shift_o[:, None]
-    eta = gamma(CHUNK + 4, U32 if single else U64) + gamma(c_start.size)
+    eta = gamma(CHUNK + 4, U32 if single else U64) + gamma(p.c_start.size)
     excess = w_in * math.exp(-FLOOR) / sums if single else torch.zeros_like(sums)  # raised float32 terms
     low = 1.0 - eta - excess
     down = e_err[:, None] - torch.log(low.clamp_min(0.0))  # inf where nothing certain is left
     w_out = (1.0 - w_in).clamp_min(0.0)
-    r_drop = torch.as_tensor(np.repeat(g_reach, size), device=dev)
+    r_drop = torch.as_tensor(np.repeat(p.reach, size), device=dev)
     ratio = torch.exp(torch.log(w_out) - (r_drop**2 * inv2)[:, None] - (lse - down))
     up = e_err[:, None] + math.log1p(eta) + torch.where(w_out > 0, torch.log1p(ratio), torch.zeros_like(ratio))
     pos = near[order_t]

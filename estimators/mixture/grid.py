@@ -11,6 +11,7 @@ the ball, are found by binary search in the sorted cell keys."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -99,3 +100,71 @@ def side_for(d: int, beta: float, log_inv_w: float, tol_trunc: float) -> float:
     """Cell side: half the truncation distance of a typical query (offset sqrt(d) beta, see
     :mod:`estimators.mixture.clustered`), so that a ball of that radius spans about 5 cells per axis."""
     return 0.5 * math.sqrt(d * beta**2 + 2.0 * beta**2 * (log_inv_w + math.log(1.0 / tol_trunc)))
+
+
+CHUNK = 512  # sorted components per chunk (a block's width)
+
+
+def chunks(start: np.ndarray, end: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the sorted positions at the ranges' end points into pieces of at most CHUNK / 2, then join the
+    pieces of one grid row (``row``: the row of every position) that start in one window of CHUNK / 2
+    positions: chunks of at most CHUNK, each within one row of cells (spatially compact), that mostly end
+    where ranges end. Returns the chunks' (start, end), covering every range."""
+    cut = np.union1d(start, end)
+    lengths = np.diff(cut)
+    n_split = np.maximum(1, -(-lengths // (CHUNK // 2)))
+    first = np.repeat(cut[:-1], n_split) + (CHUNK // 2) * (
+        np.arange(n_split.sum()) - np.repeat(np.cumsum(n_split) - n_split, n_split))
+    piece_end = np.minimum(np.r_[first[1:], cut[-1]], np.repeat(cut[1:], n_split))
+    window = first // (CHUNK // 2)
+    piece_row = row[first]
+    head = np.r_[True, (window[1:] != window[:-1]) | (piece_row[1:] != piece_row[:-1])]
+    return first[head], np.maximum.reduceat(piece_end, np.flatnonzero(head))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Points (queries or owners) grouped by grid cell, and for each chunk of the sorted components the
+    points of every group that needs it. ``order``: the points in group order; groups are
+    order[first[i] : first[i] + size[i]]; ``reach`` (per group): every component within it of a point of
+    the group is in the group's chunks; chunk j is positions c_start[j]:c_end[j] and is needed by the points
+    (in group order) ``rows[row_start[j]:row_start[j + 1]]``; ``incidence`` (chunk, group) pairs."""
+
+    order: np.ndarray
+    first: np.ndarray
+    size: np.ndarray
+    reach: np.ndarray
+    c_start: np.ndarray
+    c_end: np.ndarray
+    chunk: np.ndarray
+    group: np.ndarray
+    rows: np.ndarray
+    row_start: np.ndarray
+
+    @property
+    def pairs(self) -> int:
+        """(point, component) pairs the chunks hold."""
+        return int((self.size[self.group] * (self.c_end - self.c_start)[self.chunk]).sum())
+
+
+def plan(grid: PrincipalGrid, y: np.ndarray, reach: np.ndarray) -> Plan:
+    """Group points with projections ``y`` (n, g) by grid cell and find, for distances ``reach`` (n,), the
+    chunks of components each group needs (every component within reach of one of its points)."""
+    order = np.argsort(grid.key(grid.cells(y)), kind="stable")
+    key = grid.key(grid.cells(y[order]))
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    size = np.diff(np.r_[first, order.size])
+    y_s = y[order]
+    g_reach = np.maximum.reduceat(reach[order], first)
+    box, r_start, r_end = grid.ranges(np.minimum.reduceat(y_s, first, axis=0),
+                                      np.maximum.reduceat(y_s, first, axis=0), g_reach)
+    c_start, c_end = chunks(r_start, r_end, grid.rows_of_sorted)
+    lo = np.searchsorted(c_end, r_start, side="right")
+    n_ch = np.searchsorted(c_start, r_end, side="left") - lo
+    chunk = np.repeat(lo, n_ch) + np.arange(n_ch.sum()) - np.repeat(np.cumsum(n_ch) - n_ch, n_ch)
+    pair = np.unique(chunk * first.size + np.repeat(box, n_ch))  # (chunk, group), sorted by chunk
+    chunk, group = pair // first.size, pair % first.size
+    n_rows = size[group]
+    rows = np.repeat(first[group] - np.cumsum(n_rows) + n_rows, n_rows) + np.arange(n_rows.sum())
+    row_start = np.r_[0, np.cumsum(np.bincount(chunk, weights=n_rows, minlength=c_start.size))].astype(np.int64)
+    return Plan(order, first, size, g_reach, c_start, c_end, chunk, group, rows, row_start)

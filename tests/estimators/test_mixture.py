@@ -10,8 +10,8 @@ import torch
 from scipy.special import logsumexp
 
 from estimators import GaussianMixture
-from estimators.mixture import clustered, unique_rows
-from estimators.mixture.grid import PrincipalGrid
+from estimators.mixture import unique_rows
+from estimators.mixture.grid import CHUNK, PrincipalGrid, chunks
 
 
 def reference_log_g(centres: np.ndarray, queries: np.ndarray, beta: float, weights: np.ndarray | None = None):
@@ -178,8 +178,8 @@ def test_chunks_cover_every_range_stay_within_the_chunk_size_and_one_row():
     end = np.minimum(start + g.integers(1, 2000, 300), bounds[pick + 1])
     keep = end > start
     start, end = start[keep], end[keep]
-    c_start, c_end = clustered.chunks(start, end, row)
-    assert np.all(c_end - c_start <= clustered.CHUNK) and np.all(c_start[1:] >= c_end[:-1])
+    c_start, c_end = chunks(start, end, row)
+    assert np.all(c_end - c_start <= CHUNK) and np.all(c_start[1:] >= c_end[:-1])
     ranged = np.zeros(row.size, dtype=bool)
     for s, e in zip(start, end):
         ranged[s:e] = True
