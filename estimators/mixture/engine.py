@@ -24,7 +24,7 @@ METHODS = ("auto", "dense", "truncated", "clustered")
 _S_DENSE_PAIR = 3.0e-9  # dense: float64 product, max, exp and weights per (query, component)
 _S_LIST_PAIR = 10.0e-9  # truncated: a (query, listed neighbour) pair of the grouped lists
 _S_LIST_OWNER = 5.0e-6  # truncated: an isolated owner's nearest-neighbour tree query (k = 2)
-_S_LIST_OWNER_D = 3.0e-6  # ... per dimension, for an owner with more neighbours (k = 16, 128 tiers)
+_S_LIST_OWNER_D = 3.0e-6  # ... per dimension and 16 neighbours, for an owner with more (k = 16, 128 tiers)
 _S_BLOCK_PAIR = 2.0e-9  # clustered: float32 exp and weights per (query, candidate)
 _S_BLOCK_QUERY = 3.0e-6  # clustered: grouping, grid rows and chunks per query where groups are small
 
@@ -181,7 +181,7 @@ class GaussianMixture:
         per listed neighbour; clustered blocks pay per candidate (about 1.5 times the components within the
         truncation distance in d <= 3, 3 times on a projection) and, where groups are small, per query."""
         near, block = self.near, max(self.near_block, 1.0)
-        per_owner = _S_LIST_OWNER + (_S_LIST_OWNER_D * self.d if near > 2 else 0.0)
+        per_owner = _S_LIST_OWNER + (_S_LIST_OWNER_D * self.d * min(near, 16.0) / 16.0 if near > 2 else 0.0)
         costs = {
             "dense": _S_DENSE_PAIR * n_queries * self.exact.comp.shape[0],
             "truncated": _S_LIST_PAIR * n_queries * (min(near, 128.0) + 2.0) + per_owner * n_owners

@@ -106,10 +106,11 @@ CHUNK = 512  # sorted components per chunk (a block's width)
 
 
 def chunks(start: np.ndarray, end: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the sorted positions at the ranges' end points into pieces of at most CHUNK / 2, then join the
-    pieces of one grid row (``row``: the row of every position) that start in one window of CHUNK / 2
-    positions: chunks of at most CHUNK, each within one row of cells (spatially compact), that mostly end
-    where ranges end. Returns the chunks' (start, end), covering every range."""
+    """Cut the sorted positions at the ranges' end points into pieces of at most CHUNK / 2, then join
+    consecutive pieces that start in one window of CHUNK / 2 positions unless the grid rows jump between
+    them (``row``: the row of every position; rows next to each other, one cell apart on the second-last
+    axis, join): chunks of at most CHUNK that stay spatially compact. Returns the chunks' (start, end),
+    covering every range."""
     cut = np.union1d(start, end)
     lengths = np.diff(cut)
     n_split = np.maximum(1, -(-lengths // (CHUNK // 2)))
@@ -117,8 +118,8 @@ def chunks(start: np.ndarray, end: np.ndarray, row: np.ndarray) -> tuple[np.ndar
         np.arange(n_split.sum()) - np.repeat(np.cumsum(n_split) - n_split, n_split))
     piece_end = np.minimum(np.r_[first[1:], cut[-1]], np.repeat(cut[1:], n_split))
     window = first // (CHUNK // 2)
-    piece_row = row[first]
-    head = np.r_[True, (window[1:] != window[:-1]) | (piece_row[1:] != piece_row[:-1])]
+    jump = row[first[1:]] - row[piece_end[:-1] - 1] > 1
+    head = np.r_[True, (window[1:] != window[:-1]) | jump]
     return first[head], np.maximum.reduceat(piece_end, np.flatnonzero(head))
 
 
