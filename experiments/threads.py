@@ -1,8 +1,9 @@
 """Thread limits for the experiments' commands.
 
 The networks here are small: on a 2-core machine a second torch or BLAS thread mostly adds synchronisation,
-and on a shared one it made training and measuring 8 to 30 times slower (measured by the SZT, spiral and
-compare runs). Commands take ``--threads`` (default 1) and run inside :func:`limited`."""
+and on a shared one it made training 8 to 30 times slower (measured by the SZT, spiral and compare runs).
+Commands take ``--threads`` (default 1) and run inside :func:`limited`. (The mixture engine behind the SP
+estimator sets its own thread count whatever this is: ``estimators.mixture.threads``.)"""
 
 from __future__ import annotations
 
