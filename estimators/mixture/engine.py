@@ -26,7 +26,7 @@ _S_LIST_PAIR = 10.0e-9  # truncated: a (query, listed neighbour) pair of the gro
 _S_LIST_OWNER = 5.0e-6  # truncated: an isolated owner's nearest-neighbour tree query (k = 2)
 _S_LIST_OWNER_D = 3.0e-6  # ... per dimension and 16 neighbours, for an owner with more (k = 16, 128 tiers)
 _S_BLOCK_PAIR = 2.0e-9  # clustered: float32 exp and weights per (query, candidate)
-_S_BLOCK_QUERY = 3.0e-6  # clustered: grouping, grid rows and chunks per query where groups are small
+_S_BLOCK_OWNER = 3.0e-5  # clustered: grid rows and chunks per owner where components are sparse
 
 
 @dataclass(frozen=True)
@@ -179,15 +179,16 @@ class GaussianMixture:
         """The path of least estimated time for n_queries queries around n_owners centres, from the
         typical neighbour counts (constants above): truncated lists pay per owner for the tree queries and
         per listed neighbour; clustered blocks pay per candidate (about 1.5 times the components within the
-        truncation distance in d <= 3, 3 times on a projection) and, where groups are small, per query."""
+        truncation distance in d <= 3, 3 times on a projection) and, where components are sparse (small
+        groups, short chunks), per owner."""
         near, block = self.near, max(self.near_block, 1.0)
         per_owner = _S_LIST_OWNER + (_S_LIST_OWNER_D * self.d * min(near, 16.0) / 16.0 if near > 2 else 0.0)
         costs = {
             "dense": _S_DENSE_PAIR * n_queries * self.exact.comp.shape[0],
             "truncated": _S_LIST_PAIR * n_queries * (min(near, 128.0) + 2.0) + per_owner * n_owners
             + (2.0 * _S_LIST_PAIR * n_queries * near if near > 128 else 0.0),
-            "clustered": n_queries * (_S_BLOCK_PAIR * block * (1.5 if self.d <= 3 else 3.0)
-                                      + _S_BLOCK_QUERY / (1.0 + block / 32.0)),
+            "clustered": _S_BLOCK_PAIR * block * (1.5 if self.d <= 3 else 3.0) * n_queries
+            + _S_BLOCK_OWNER * n_owners / (1.0 + block / 32.0),
         }
         if self.d > 16 and near > 2:  # a tree search in high d visits nearly everything
             costs["truncated"] = math.inf
