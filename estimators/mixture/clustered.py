@@ -165,10 +165,13 @@ def _local_product(lay: Layout, lo: int, hi: int, q: torch.Tensor, shift: torch.
     m = c.mean(0)
     rel = c - m
     rho = float(rel.norm(dim=1).max())
+    gam = gamma(q.shape[1] + 5, U32)
+    if gam * rho**2 / (2.0 * beta**2) > budget:  # too wide whatever the queries
+        return None
     a = q - m
     na = a.norm(dim=1)
     inv2 = 1.0 / (2.0 * beta**2)
-    bound = gamma(q.shape[1] + 5, U32) * (na * rho / beta**2 + rho**2 * inv2 + (na**2 * inv2 + shift).abs())
+    bound = gam * (na * rho / beta**2 + rho**2 * inv2 + (na**2 * inv2 + shift).abs())
     if float(bound.max()) > budget:
         return None
     qa = torch.cat([a, torch.ones_like(na)[:, None], (-(na**2) * inv2 - shift)[:, None]], 1).to(torch.float32)

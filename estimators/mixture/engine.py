@@ -25,6 +25,7 @@ _S_DENSE_PAIR = 3.0e-9  # dense: float64 product, max, exp and weights per (quer
 _S_LIST_PAIR = 10.0e-9  # truncated: a (query, listed neighbour) pair of the grouped lists
 _S_LIST_OWNER = 5.0e-6  # truncated: an isolated owner's nearest-neighbour tree query (k = 2)
 _S_LIST_OWNER_D = 3.0e-6  # ... per dimension and 16 neighbours, for an owner with more (k = 16, 128 tiers)
+_PROBE_SAMPLE = 65536  # neighbour counts behind the choice: among this many components, scaled
 _S_BLOCK_PAIR = 2.0e-9  # clustered: float32 exp and weights per (query, candidate)
 _S_BLOCK_OWNER = 3.0e-5  # clustered: grid rows and chunks per owner where components are sparse
 
@@ -118,15 +119,18 @@ class GaussianMixture:
         # neighbours of a typical query (offset ~ beta sqrt(d)) around <= 64 probe components: within the
         # owner's truncation radius (lists) and within the query's truncation distance (blocks)
         comp = self.exact.comp.cpu()
-        probe = comp[torch.randperm(comp.shape[0], generator=torch.Generator().manual_seed(0))[:64]]
+        pick = torch.randperm(comp.shape[0], generator=torch.Generator().manual_seed(0))
+        probe = comp[pick[:64]]
+        sample = comp[pick[:_PROBE_SAMPLE]]  # counts among at most this many, scaled to all
         r_list = self.radius_for(self.beta * math.sqrt(d), self.log_inv_w)
         r_block = math.sqrt(self.beta**2 * (d + 2.0 * (self.log_inv_w + math.log(1.0 / self.tol_trunc))))
         counts = torch.zeros(2, dtype=torch.float64)
         step = max(1, self.block // (8 * probe.shape[0]))
-        for a in range(0, comp.shape[0], step):
-            dist2 = torch.cdist(probe, comp[a : a + step]).square_()
+        for a in range(0, sample.shape[0], step):
+            dist2 = torch.cdist(probe, sample[a : a + step]).square_()
             counts += torch.stack([(dist2 <= r_list**2).sum(), (dist2 <= r_block**2).sum()]).double()
-        self.near, self.near_block = (float(v) / probe.shape[0] for v in counts)
+        scale = comp.shape[0] / sample.shape[0] / probe.shape[0]
+        self.near, self.near_block = (max(1.0, float(v) * scale) for v in counts)  # a probe counts itself
         self.log_norm = -0.5 * d * math.log(2.0 * math.pi * self.beta**2)
         self.last_path = None
 
