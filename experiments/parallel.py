@@ -51,8 +51,8 @@ OBJECT_STORE_BYTES = 512 * 2**20
 objects here (weights, the inputs, measurements) take a few MB."""
 WORKER_NICENESS = 0
 """Scheduling priority of the embedded instance's workers: Ray's default, 15, starves them on a machine shared
-with other work (the tasks got 8% of a core beside other jobs, and --workers 2 took twice the wall time of
---workers 1); 0 gives them the priority the in-process path has."""
+with other work (beside other jobs, szt --epochs 30 with --workers 2 took twice the wall time of --workers 1);
+0 gives them the priority the in-process path has."""
 MAX_RETRIES = 3
 """Times Ray runs a task again whose worker died (killed, out of memory)."""
 CONNECT_TIMEOUT_S = 5.0
