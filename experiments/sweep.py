@@ -79,7 +79,7 @@ class Plan:
 
     def __init__(self, args: argparse.Namespace, passed: list[str]) -> None:
         self.out = Path(args.out).resolve()
-        self.runs = []  # (key, argv, run_dir, schedule)
+        self.runs = []  # (argv, run_dir, schedule)
         for beta in args.betas:
             for act in args.activations:
                 for seed in args.seeds:
@@ -100,36 +100,29 @@ class Plan:
                         Run.check(self.out, "szt", run_id, config, resume=exists)
                     except ValueError as err:
                         raise arguments.as_option(err) from None
-                    self.runs.append(((seed, act, beta), argv + (["--resume"] if exists else []), run_dir,
+                    self.runs.append((argv + (["--resume"] if exists else []), run_dir,
                                       log_schedule(args.epochs, config["measure"])))
+
+
+def measured_epochs(run_dir: Path) -> tuple[int, int]:
+    """(scheduled epochs with all their rows, scheduled epochs) of a szt run, read from its files; (0, 0) while
+    it has no readable config.json and metrics.csv."""
+    try:
+        cfg = json.loads((run_dir / "config.json").read_text())
+        with open(run_dir / "metrics.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, ValueError):
+        return 0, 0
+    sites = [f"T{i}" for i in range(1, len(cfg["widths"]) - 1)]
+    final = last_quantity(True, not cfg.get("no_diagnostics", False))
+    schedule = log_schedule(cfg["epochs"], cfg["measure"])
+    return sum(epoch_complete(rows, e, sites, final) for e in schedule), len(schedule)
 
 
 def run_finished(run_dir: Path) -> bool:
     """Whether a szt run has all its rows at every scheduled epoch and its figures (read from its files)."""
-    try:
-        cfg = json.loads((run_dir / "config.json").read_text())
-        with open(run_dir / "metrics.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, ValueError):
-        return False
-    sites = [f"T{i}" for i in range(1, len(cfg["widths"]) - 1)]
-    final = last_quantity(True, not cfg.get("no_diagnostics", False))
-    schedule = log_schedule(cfg["epochs"], cfg["measure"])
-    return (all(epoch_complete(rows, e, sites, final) for e in schedule)
-            and (run_dir / "figures" / "information_plane.png").exists())
-
-
-def measured_epochs(run_dir: Path, schedule: list[int]) -> int:
-    """How many scheduled epochs of a run have all their rows (0 when it has no readable metrics yet)."""
-    try:
-        with open(run_dir / "metrics.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-        cfg = json.loads((run_dir / "config.json").read_text())
-    except (OSError, ValueError):
-        return 0
-    sites = [f"T{i}" for i in range(1, len(cfg["widths"]) - 1)]
-    final = last_quantity(True, not cfg.get("no_diagnostics", False))
-    return sum(epoch_complete(rows, e, sites, final) for e in schedule)
+    done, total = measured_epochs(run_dir)
+    return total > 0 and done == total and (run_dir / "figures" / "information_plane.png").exists()
 
 
 @arguments.command
@@ -153,7 +146,7 @@ def main(argv: list[str] | None = None) -> Path:
         raise arguments.as_option(err, {"run_id": "name"}) from None
     sweep_dir = plan.out / "sweeps" / name
     config = {"seeds": args.seeds, "activations": args.activations, "betas": args.betas, "epochs": args.epochs,
-              "szt_options": passed, "runs": [str(d.relative_to(plan.out)) for _, _, d, _ in plan.runs]}
+              "szt_options": passed, "runs": [str(d.relative_to(plan.out)) for _, d, _ in plan.runs]}
     if (sweep_dir / "config.json").exists():
         if not args.resume:
             raise SystemExit(f"--resume: sweep {sweep_dir} exists: pass --resume to continue it, or choose another "
@@ -167,7 +160,7 @@ def main(argv: list[str] | None = None) -> Path:
     atomic_write_bytes(sweep_dir / "config.json", json.dumps(config, indent=2, sort_keys=True).encode())
     t0 = time.perf_counter()
     failed = execute(plan, sweep_dir, args)
-    paths = sweep_summary.write(sweep_dir, [d for _, _, d, _ in plan.runs if run_finished(d)])
+    paths = sweep_summary.write(sweep_dir, [d for _, d, _ in plan.runs if run_finished(d)])
     print(f"\nSweep {sweep_dir}: {len(plan.runs)} runs, {len(failed)} failed, wall time "
           f"{(time.perf_counter() - t0) / 60:.1f} min")
     print(sweep_summary.compression_text(sweep_dir))
@@ -182,9 +175,9 @@ def main(argv: list[str] | None = None) -> Path:
 def execute(plan: Plan, sweep_dir: Path, args: argparse.Namespace) -> list[tuple[Path, str]]:
     """Run every unfinished run of ``plan`` (Ray tasks, or one after the other in this process with
     --workers 1); returns the failed ones with their errors."""
-    todo = [(key, argv, d, s) for key, argv, d, s in plan.runs if not run_finished(d)]
-    running = {d for _, _, d, _ in todo}
-    done = {d: measured_epochs(d, s) if d in running else len(s) for _, _, d, s in plan.runs}
+    todo = [(argv, d, s) for argv, d, s in plan.runs if not run_finished(d)]
+    running = {d for _, d, _ in todo}
+    done = {d: measured_epochs(d)[0] if d in running else len(s) for _, d, s in plan.runs}
     total = sum(len(s) for *_, s in plan.runs)
     bar = tqdm(total=total, initial=sum(done.values()), desc=f"sweep {sweep_dir.name}", unit="epoch",
                dynamic_ncols=True, file=sys.stderr)
@@ -192,8 +185,8 @@ def execute(plan: Plan, sweep_dir: Path, args: argparse.Namespace) -> list[tuple
 
     def progress() -> None:
         before = bar.n
-        for _, _, d, s in todo:
-            n = measured_epochs(d, s)
+        for _, d, _ in todo:
+            n = measured_epochs(d)[0]
             if n != done[d]:
                 bar.update(n - done[d])
                 done[d] = n
@@ -206,7 +199,7 @@ def execute(plan: Plan, sweep_dir: Path, args: argparse.Namespace) -> list[tuple
 
     progress()
     if parallel.in_process(args):
-        for _, argv, d, _ in todo:
+        for argv, d, _ in todo:
             err = parallel.run_command("experiments.szt", argv, str(log(d)))
             finished += err is None
             failed += [(d, err)] if err else []
@@ -214,7 +207,7 @@ def execute(plan: Plan, sweep_dir: Path, args: argparse.Namespace) -> list[tuple
     else:
         with parallel.session(parallel.workers(args), args.address):
             pool = parallel.RunPool(cap=args.workers if args.address is not None else None)
-            for key, argv, d, _ in todo:
+            for argv, d, _ in todo:
                 pool.submit(d, "experiments.szt", argv, log(d))
             while pool.pending:
                 for d, err in pool.finished(timeout=2.0):
