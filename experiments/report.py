@@ -148,7 +148,8 @@ EXPERIMENTS = [
     Experiment("compare_estimators", "The literature's estimators on the same runs", compare_estimators.main,
                (), lambda d: compare_report.results_section(d, relative_to=None)),
     Experiment("sweep", "Across seeds: does I(X;T) compress in tanh, ReLU and linear networks?", sweep.main, (),
-               sweep_summary.results_section, folder="sweeps", pattern="e3000_tanh-relu-linear_*"),
+               sweep_summary.results_section, args=("--no-extra-figures",), folder="sweeps",
+               pattern="e3000_tanh-relu-linear_*"),
 ]
 
 

@@ -106,3 +106,18 @@ def test_compression_statistics_against_a_hand_count():
     assert (s["seeds"], s["significant"], s["h_bin_falls"], s["ratio_falls"]) == (3, 1, 1, 1)
     assert s["fall_median"] == pytest.approx(0.1) and s["fall_q25"] == pytest.approx(0.05)
     assert s["fall_q75"] == pytest.approx(0.55) and s["peak_epoch_median"] == 10
+
+
+def test_the_report_section_of_a_sweep_and_only_that_section_rewritten(done, tmp_path):
+    from experiments import report
+
+    out, sweep_dir = done
+    text = sweep_summary.results_section(sweep_dir)
+    assert "| tanh | T5 |" in text and "mi_vs_epoch_tanh.png" in text and "information_planes_tanh.png" in text
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "results.md").write_text("# Results\n\n## Spiral\n\nkept as it was\n\n## Something else\n\nalso kept\n")
+    report.main(["--only", "sweep", "--no-run", "--out", str(tmp_path / "none"), "--docs", str(docs)])
+    new = (docs / "results.md").read_text()
+    assert "## Spiral\n\nkept as it was" in new and "## Something else\n\nalso kept" in new
+    assert "## Across seeds" in new and new.index("## Spiral") < new.index("## Across seeds")
