@@ -29,6 +29,7 @@ slower with more; the engine sets its own count whatever this is).
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import math
 import os
@@ -118,7 +119,7 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     while True:
         if trainer.epoch in epochs:
-            states[trainer.epoch] = trainer.state_dict()
+            states[trainer.epoch] = copy.deepcopy(trainer.state_dict())  # state_dict() aliases the weights
         if trainer.epoch >= epochs[-1]:
             break
         trainer.train_epoch()

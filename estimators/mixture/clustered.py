@@ -44,6 +44,7 @@ from estimators.mixture.roundoff import U32, U64, gamma
 
 LIMIT = 60.0  # largest ||z||^2 / (2 beta^2) handled here: e - s_q <= LIMIT, no float32 overflow
 FLOOR = 80.0  # float32 exponents are raised to -FLOOR (exp(-80) = 1.8e-35 stays a normal float32)
+LOCAL_MIN = 64  # narrower chunks keep the float64 product (the centred float32 one costs more set-up)
 
 
 class Layout:
@@ -118,6 +119,10 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     e_err += FLOOR * U32 if single else 0.0
     rows = torch.as_tensor(p.rows, device=dev)
     mix.last_pairs = p.pairs
+    # chunks wide enough to gain from float32 products, and narrow enough in space for their bound
+    centre, radius = _chunk_balls(lay, p.c_start, p.c_end)
+    try_local = single & (p.c_end - p.c_start >= LOCAL_MIN) & (
+        gamma(d + 5, U32) * radius**2 * inv2 <= local_budget)
     for j in range(p.c_start.size):
         idx = rows[p.row_start[j] : p.row_start[j + 1]]
         lo, hi = int(p.c_start[j]), int(p.c_end[j])
@@ -126,7 +131,10 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
         step = mix.rows(12 * (hi - lo))
         for b in range(0, idx.numel(), step):
             ii = idx[b : b + step]
-            local = _local_product(lay, lo, hi, q_o[ii], shift_o[ii], beta, local_budget) if single else None
+            local = None
+            if try_local[j]:
+                local = _local_product(lay.comp[lo:hi], centre[j], float(radius[j]), q_o[ii], shift_o[ii], beta,
+                                       local_budget)
             if local is not None:
                 e32, bound = local
                 e_err[ii] = torch.maximum(e_err[ii], bound)
@@ -153,25 +161,32 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     return vals, above, below
 
 
-def _local_product(lay: Layout, lo: int, hi: int, q: torch.Tensor, shift: torch.Tensor, beta: float,
-                   budget: float):
-    """The exponents e - s_q of queries q (b, d) over the chunk lo:hi by a float32 product centred on the
-    chunk's mean m, with a = q - m and b = c - m: [a, 1, -||a||^2 / (2 beta^2) - s_q] . [b / beta^2,
-    -||b||^2 / (2 beta^2), 1]. Rounding the entries and summing d + 2 products is off by at most
-    gamma_{d+5}(2^-24) (||a|| max ||b|| / beta^2 + max ||b||^2 / (2 beta^2) + | ||a||^2 / (2 beta^2) + s_q |)
-    (Higham 2002, section 3.1). Returns (exponents (b, hi - lo) float32, bound (b,)), or None where a bound
-    exceeds ``budget`` (the chunk is too wide for float32 around these queries)."""
-    c = lay.comp[lo:hi]
-    m = c.mean(0)
+def _chunk_balls(lay: Layout, start: np.ndarray, end: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    """Mean (n, d) and largest distance from it (n,) of the components of each chunk start:end."""
+    lengths = end - start
+    pos = np.repeat(start - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    chunk = torch.as_tensor(np.repeat(np.arange(start.size), lengths), device=lay.comp.device)
+    c = lay.comp[torch.as_tensor(pos, device=lay.comp.device)]
+    n = torch.as_tensor(lengths, device=c.device, dtype=c.dtype)[:, None]
+    centre = torch.zeros(start.size, c.shape[1], dtype=c.dtype, device=c.device).index_add_(0, chunk, c) / n
+    dist = (c - centre[chunk]).norm(dim=1)
+    radius = torch.zeros(start.size, dtype=c.dtype, device=c.device).scatter_reduce_(0, chunk, dist, reduce="amax")
+    return centre, radius.cpu().numpy()
+
+
+def _local_product(c: torch.Tensor, m: torch.Tensor, rho: float, q: torch.Tensor, shift: torch.Tensor,
+                   beta: float, budget: float):
+    """The exponents e - s_q of queries q (b, d) over a chunk's components c (w, d) by a float32 product
+    centred on the chunk's mean m (no component farther than rho from it), with a = q - m and b = c - m:
+    [a, 1, -||a||^2 / (2 beta^2) - s_q] . [b / beta^2, -||b||^2 / (2 beta^2), 1]. Rounding the entries and
+    summing d + 2 products is off by at most gamma_{d+5}(2^-24) (||a|| rho / beta^2 + rho^2 / (2 beta^2) +
+    | ||a||^2 / (2 beta^2) + s_q |) (Higham 2002, section 3.1). Returns (exponents (b, w) float32, bound
+    (b,)), or None where a bound exceeds ``budget``."""
     rel = c - m
-    rho = float(rel.norm(dim=1).max())
-    gam = gamma(q.shape[1] + 5, U32)
-    if gam * rho**2 / (2.0 * beta**2) > budget:  # too wide whatever the queries
-        return None
     a = q - m
     na = a.norm(dim=1)
     inv2 = 1.0 / (2.0 * beta**2)
-    bound = gam * (na * rho / beta**2 + rho**2 * inv2 + (na**2 * inv2 + shift).abs())
+    bound = gamma(q.shape[1] + 5, U32) * (na * rho / beta**2 + rho**2 * inv2 + (na**2 * inv2 + shift).abs())
     if float(bound.max()) > budget:
         return None
     qa = torch.cat([a, torch.ones_like(na)[:, None], (-(na**2) * inv2 - shift)[:, None]], 1).to(torch.float32)
