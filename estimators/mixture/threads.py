@@ -6,7 +6,9 @@ until the scheduler runs the waiting thread again (measured on 2 cores with one 
 times slower than one thread). So every engine entry point runs its work with one intra-op thread and
 restores the caller's setting afterwards; ``benchmarks/bench_threads.py`` measures the result idle and
 loaded. :func:`engine_threads` also decorates a function (``@engine_threads()``), for estimators that do
-work of their own around the engine."""
+work of their own around the engine. The truncated path's k-d tree queries (scipy, ``workers=-1``) run on
+every core in a plain thread pool that splits the queries once: they do not wait on each other, so a busy
+core delays them at most as much as one worker would be delayed."""
 
 from __future__ import annotations
 
