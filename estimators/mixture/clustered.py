@@ -14,16 +14,18 @@ component whose projection is within r = max r_q of the group's box of projected
 component within r of each of its queries. The reported bound is computed per query from the weight left
 out and the included mass actually summed.
 
-**Blocks.** Each group's components are ranges of the grid-sorted order; the ranges' end points cut that
-order into chunks of at most CHUNK components, and a chunk is summed for every query of every group that
-needs any part of it (a superset, which is exact). For each chunk: one float64 matrix product of the
-augmented queries [q, 1, -||q||^2 / (2 beta^2) - s_q] with the chunk's [c / beta^2, -||c||^2 / (2 beta^2), 1]
-gives e - s_q, the exponent relative to the own term's s_q = -||z||^2 / (2 beta^2); its exponential, and
-the product with the chunk's weights, are taken in float32 where their round-off fits a tenth of tol, in
-float64 otherwise.
+**Blocks.** Each group's components are ranges of the grid-sorted order, cut into chunks of at most
+CHUNK components that stay within neighbouring grid rows (:func:`estimators.mixture.grid.chunks`); a chunk
+is summed for every query of every group that needs any part of it (a superset, which is exact). For each
+chunk one matrix product gives e - s_q, the exponent relative to the own term's s_q = -||z||^2 / (2 beta^2):
+in float32, centred on the chunk's mean, where the chunk is narrow enough for that product's bound
+(:func:`_local_product`), else in float64 from the augmented queries [q, 1, -||q||^2 / (2 beta^2) - s_q] and
+the chunk's [c / beta^2, -||c||^2 / (2 beta^2), 1]. Its exponential and the product with the chunk's weights
+are taken in float32 where their round-off fits a tenth of tol, in float64 otherwise.
 
 **Round-off** (per query, both directions; Higham 2002, section 3.1): the float64 product and the
-augmented entries are off by at most 3 gamma_{d+3} ((||q|| + max ||c||)^2 / beta^2 + |s_q|); in float32,
+augmented entries are off by at most 3 gamma_{d+3} ((||q|| + max ||c||)^2 / beta^2 + |s_q|), the centred
+float32 product by the bound :func:`_local_product` reports (the larger of the two is kept); in float32,
 e - s_q (at most ||z||^2 / (2 beta^2) <= LIMIT) is rounded (relative 2^-24) after raising values below
 -FLOOR to -FLOOR (each term rises by at most exp(-FLOOR) times its weight, an excess bounded separately),
 and a chunk's sum of at most CHUNK weighted exponentials (1 ulp each) is off by at most
