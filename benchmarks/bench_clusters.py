@@ -42,7 +42,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import sklearn
 import torch
 from sklearn.neighbors import KernelDensity

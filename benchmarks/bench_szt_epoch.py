@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.util
-import math
 import os
 import platform
 import subprocess
