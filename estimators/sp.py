@@ -17,6 +17,7 @@ from estimators import checks
 from estimators.convergence import nested_diagnostic, stratified_se
 from estimators.estimate import Estimate, z_value
 from estimators.mixture import GaussianMixture
+from estimators.mixture.threads import engine_threads
 from estimators.stratified import draw_blocks, gaussian_noise_entropy, per_centre, poincare_var_bound
 
 
@@ -34,6 +35,7 @@ def gaussian_max_entropy(samples: torch.Tensor, beta: float, *, z: float = 0.0) 
     return 0.5 * float(torch.logdet(2.0 * math.pi * math.e * a)) + z * se
 
 
+@engine_threads()
 def sp_entropy(
     samples,
     beta: float,
