@@ -6,13 +6,16 @@ until the scheduler runs the waiting thread again (measured on 2 cores with one 
 times slower than one thread). So every engine entry point runs its work with one intra-op thread and
 restores the caller's setting afterwards; ``benchmarks/bench_threads.py`` measures the result idle and
 loaded. :func:`engine_threads` also decorates a function (``@engine_threads()``), for estimators that do
-work of their own around the engine. The truncated path's k-d tree queries (scipy, ``workers=-1``) run on
-every core in a plain thread pool that splits the queries once: they do not wait on each other, so a busy
-core delays them at most as much as one worker would be delayed."""
+work of their own around the engine. The truncated path's k-d tree queries (scipy) run on every core this
+process may use (:func:`tree_workers`) in a plain thread pool that splits the queries once: they do not wait
+on each other, so a busy core delays them at most as much as one worker would be delayed. Where the
+environment caps a process's threads (``OMP_NUM_THREADS``, which Ray sets to a task's CPUs, so that parallel
+tasks do not oversubscribe the cores), the tree queries keep to that cap."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import torch
@@ -29,3 +32,14 @@ def engine_threads(n: int = 1) -> Iterator[None]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+def tree_workers() -> int:
+    """Threads for the k-d tree queries: the cores this process may run on (its affinity mask), at most
+    ``OMP_NUM_THREADS`` where that is set to a positive integer."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return min(cores, int(cap)) if cap.isdigit() and int(cap) > 0 else cores

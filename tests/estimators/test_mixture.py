@@ -3,6 +3,7 @@ path's values within the bounds it reports, the bounds within tol; its parts (du
 ranges, the chunks); its thread policy; its CUDA path where CUDA is present."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -292,3 +293,17 @@ def test_owner_groups_of_every_size_within_their_bounds(method):
         assert own.sum() > 1000
         assert np.all(ref[own] <= v + a + 1e-12) and np.all(ref[own] >= v - b - 1e-12)
         assert a.max() <= 1e-3 and np.abs(v - ref[own]).max() < 1e-3
+
+
+@pytest.mark.parametrize("env, expected", [(None, None), ("1", 1), ("0", None), ("x", None), ("64", None)])
+def test_tree_queries_keep_to_the_thread_cap_of_the_environment(monkeypatch, env, expected):
+    """OMP_NUM_THREADS (Ray sets it to a task's CPUs) caps the k-d tree threads; otherwise every core the
+    process may use (its affinity mask)."""
+    from estimators.mixture.threads import tree_workers
+
+    cores = len(os.sched_getaffinity(0))
+    if env is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", env)
+    assert tree_workers() == (cores if expected is None else min(cores, expected))
