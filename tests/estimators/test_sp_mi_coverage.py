@@ -2,18 +2,18 @@
 law is skewed (a few inputs whose conditional laws have rare modes; issue 13 item 4), and tests that pin the
 quantile the intervals are built with (issue 13 item 7).
 
-The study: layer 2 of the scalar chain T1 = tanh(w1 x + b1) + beta Z1, S2 = tanh(w2 T1 + b2), X uniform on
-m points of [-1.5, 1.5] (the validation suite's two-layer network), R replicas of S2 per input drawn
-directly; the truth I(X;T2) is quadrature (:func:`estimators.ground_truth.two_layer_tanh_mi`), independent
-of the estimator. :func:`coverage_study` is the reusable study; ``python tests/estimators/test_sp_mi_coverage.py
---reps 1000`` prints the full table (m in {4, 6}, R in {32, 64, 128, 256}, beta in {0.05, 0.1, 0.5}).
+The study (:func:`estimators.ground_truth.coverage.coverage_study`): layer 2 of the scalar chain
+T1 = tanh(w1 x + b1) + beta Z1, S2 = tanh(w2 T1 + b2), X uniform on m points of [-1.5, 1.5] (the validation
+suite's two-layer network), R replicas of S2 per input drawn directly; the truth I(X;T2) is quadrature
+(:func:`estimators.ground_truth.two_layer_tanh_mi`), independent of the estimator. Here at reduced
+repetitions on the grid's hardest cells; the full grid (m in {4, 6}, R in {32, 64, 128, 256}, beta in
+{0.05, 0.1, 0.5}, 1000 replica sets per cell) is in docs/validation.md (``python -m experiments.validate``).
+Halving the quantile, or restoring the previous default of 8 query units per input, fails these tests.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -24,71 +24,13 @@ from scipy.stats import t as student_t
 from estimators import sp_mutual_information
 from estimators.convergence import stratified_skewness
 from estimators.estimate import Estimate, studentized_quantiles, z_value
-from estimators.ground_truth import two_layer_tanh_mi
-
-NETWORK = (2.0, 0.0, 3.0, 0.5)  # w1, b1, w2, b2
-
-
-def two_layer_samples(m: int, replicas: int, beta: float, generator: torch.Generator,
-                      network: tuple[float, float, float, float] = NETWORK) -> torch.Tensor:
-    """(m, R, 1) float64 samples of S2 given each of the m inputs linspace(-1.5, 1.5, m)."""
-    w1, b1, w2, b2 = network
-    x = torch.linspace(-1.5, 1.5, m, dtype=torch.float64)[:, None, None]
-    t1 = torch.tanh(w1 * x + b1) + beta * torch.randn(m, replicas, 1, generator=generator, dtype=torch.float64)
-    return torch.tanh(w2 * t1 + b2)
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """Repeated-sampling summary of the I(X;T2) intervals (nats): how many of ``reps`` contained the truth,
-    how many lay entirely above / below it, RMSE, mean half-width, and the n_query and n_mc used."""
-
-    m: int
-    replicas: int
-    beta: float
-    truth: float
-    reps: int
-    covered: int
-    above: int
-    below: int
-    rmse: float
-    half_width: float
-    n_query: int
-    n_mc: int
-
-    @property
-    def coverage(self) -> float:
-        return self.covered / self.reps
-
-
-def coverage_study(m: int, replicas: int, beta: float, reps: int, *, seed: int = 0,
-                   network: tuple[float, float, float, float] = NETWORK, **settings) -> Coverage:
-    """Repeat sp_mutual_information(samples, beta, **settings) on ``reps`` independent replica sets
-    (seeds seed, seed + 1, ...; each seeds the samples and the estimator) and count the intervals of I(X;T2)
-    that contain the quadrature truth widened by its error bound. ``settings`` empty: the defaults."""
-    truth = two_layer_tanh_mi(np.linspace(-1.5, 1.5, m), *network, beta, beta).i_xt
-    above = below = 0
-    errors, widths = [], []
-    for r in range(reps):
-        g = torch.Generator().manual_seed(seed + r)
-        info = sp_mutual_information(two_layer_samples(m, replicas, beta, g, network), beta, generator=g,
-                                     **settings)
-        e = info.i_xt
-        above += e.ci_low > truth.value + truth.abs_error
-        below += e.ci_high < truth.value - truth.abs_error
-        errors.append(e.value - truth.value)
-        widths.append(e.half_width)
-    covered = reps - above - below
-    return Coverage(m, replicas, beta, truth.value, reps, covered, above, below,
-                    float(np.sqrt(np.mean(np.square(errors)))), float(np.mean(widths)),
-                    info.params["n_query"], info.params["n_mc"])
-
+from estimators.ground_truth.coverage import Coverage, coverage_study, two_layer_samples
 
 # ------------------------------------------------------------------------------------------------------
 # coverage at the defaults
 
 # three of the grid's hardest cells with the previous default (8 query units per input): 86%, 85% and 90%
-# coverage over 1000 replica sets (main() below), the misses almost all on one side
+# coverage over 1000 replica sets, the misses almost all on one side
 HARD = [(4, 32, 0.5), (4, 128, 0.5), (6, 64, 0.05)]
 REPS = 200
 
@@ -197,27 +139,3 @@ def test_sp_interval_random_part_is_the_quantile_times_the_standard_error():
         below = e.value - e.ci_low - e.margin_low
         assert below == pytest.approx((q - c) * e.std_error, rel=1e-12)
         assert (c != 0.0) == (n_query is None)
-
-
-# ------------------------------------------------------------------------------------------------------
-# the full table (not run by pytest)
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description="coverage of sp_mutual_information's intervals at its defaults")
-    p.add_argument("--reps", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
-    torch.set_num_threads(1)
-    print("| m | R | beta | truth (nats) | coverage | above / below | RMSE | mean half-width | n_query | n_mc |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for m in (4, 6):
-        for r in (32, 64, 128, 256):
-            for beta in (0.05, 0.1, 0.5):
-                c = coverage_study(m, r, beta, args.reps, seed=args.seed)
-                print(f"| {m} | {r} | {beta:g} | {c.truth:.4f} | {100 * c.coverage:.1f}% | {c.above} / {c.below} "
-                      f"| {c.rmse:.4f} | {c.half_width:.4f} | {c.n_query} | {c.n_mc} |", flush=True)
-
-
-if __name__ == "__main__":
-    main()
