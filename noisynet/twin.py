@@ -18,8 +18,6 @@ forward definition.
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 from collections.abc import Iterator, Mapping, Sequence
 
 import pyro
@@ -27,6 +25,8 @@ import pyro.distributions as dist
 import torch
 from pyro.poutine.messenger import Messenger
 from torch import nn
+
+from estimators import checks
 
 # modules counted as activations when the twin picks its default layers
 ACTIVATION_TYPES = (
@@ -61,17 +61,6 @@ class SeededNoise(Messenger):
             msg["value"] = base.loc + base.scale * z.to(base.loc.device)
 
 
-def _noise_std(beta) -> float:
-    """beta as a float: a finite number > 0 whose square and inverse square are finite floats."""
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
-        raise TypeError(f"beta: got {beta!r}, expected a noise standard deviation (a number > 0)")
-    b = float(beta)
-    if not (b > 0 and math.isfinite(b) and 0.0 < b * b < math.inf and math.isfinite(1.0 / (b * b))):
-        raise ValueError(f"beta: got {beta!r}, expected a finite noise standard deviation > 0 (with beta^2 and "
-                         "1/beta^2 representable: about 1e-154 < beta < 1e154)")
-    return b
-
-
 class NoisyTwin(nn.Module):
     """A deterministic ``nn.Module`` with Gaussian noise of std beta added after each chosen layer.
 
@@ -90,9 +79,11 @@ class NoisyTwin(nn.Module):
     be run by another thread at the same time as a twin of it).
 
     Raises:
-        ValueError: beta not a finite number > 0 with a finite 1/beta^2 (or a mapping missing a layer), a
-            name that is not a submodule, no activation modules to default to.
-        TypeError: model not an nn.Module, beta not a number (a bool included) or mapping.
+        ValueError: beta not a number in :data:`estimators.checks.STD_RANGE` (> 0, with beta^2 and
+            1/beta^2 finite and nonzero in float64: about 1e-154 < beta < 1e154; the range the estimators
+            accept), a mapping missing a layer, a name that is not a submodule, no activation modules to
+            default to.
+        TypeError: model not an nn.Module, beta not a number (a bool or a string included) or mapping.
 
     Examples:
         >>> import torch
@@ -132,7 +123,7 @@ class NoisyTwin(nn.Module):
             betas = [beta[n] for n in self.layer_names]
         else:
             betas = [beta] * len(self.layer_names)
-        self.betas = dict(zip(self.site_names, (_noise_std(b) for b in betas)))
+        self.betas = dict(zip(self.site_names, (checks.noise_std(b, "beta") for b in betas)))
         self._modules_by_site = {site: modules[name] for name, site in zip(self.layer_names, self.site_names)}
 
     def _hook(self, site: str):
