@@ -31,7 +31,7 @@ class Clustering:
         class_ratio: mean within-class / mean between-class distance (unitless), None without labels.
         silhouette: scikit-learn silhouette score (unitless), None without labels.
         n_clusters: {eps: connected components of the eps-neighbour graph} (counts).
-        seconds: time the diagnostics took.
+        seconds: wall time the diagnostics took (seconds).
     """
 
     h_bin: Mapping[float, float]
@@ -54,9 +54,10 @@ class LayerMeasurement:
             nothing is estimated: each Estimate has value NaN and the a-priori interval [0, ln m] (I(X;T)) or
             [0, H(Y)] (I(T;Y)), and the reason is in ``information.reasons``.
         replicas: R, replicas per input used by the estimate (0 where not estimated).
-        supported: False where width > ``max_width``, the widest layer the sample supports (docs/theory.md,
+        supported: False where width > ``max_width``.
+        max_width: the widest layer estimated (default :func:`max_supported_width` of m R; docs/theory.md,
             section 11).
-        seconds: time of the estimate (propagation excluded).
+        seconds: wall time of the estimate in seconds (propagation excluded).
         dpi_violation: True when this layer's I(X;T) interval lies entirely above the previous measured
             layer's (the estimates contradict I(X;T_{l-1}) >= I(X;T_l) by more than their intervals allow);
             None for the first layer measured or where either was not estimated.
@@ -108,8 +109,22 @@ def _not_estimated(m: int, h_y: float | None, reason: str) -> MIEstimate:
 
 def diagnose(t: torch.Tensor, labels: torch.Tensor | None, eps: Sequence[float],
              deltas: Sequence[float] = clustering.DEFAULT_DELTAS) -> Clustering:
-    """The clustering diagnostics of one layer's deterministic representation ``t`` (m, d) with ``labels``
-    (m,) int64 or None, at the scales ``eps`` (e.g. the layer's beta) and bin sides ``deltas``."""
+    """The clustering diagnostics of one layer's deterministic representation (docs/theory.md, section 7;
+    Goldfeld et al., ICML 2019, section 5: compression as clustering).
+
+    Args:
+        t: Tensor (m, d), the layer's noise-off outputs S_l (any float dtype; computed in float64).
+        labels: Tensor (m,) of integer class labels, or None (then no class_ratio nor silhouette).
+        eps: cluster scales (same units as ``t``; e.g. the layer's beta): one cluster count per scale.
+        deltas: bin sides Delta of the binned entropy (same units as ``t``).
+
+    Returns:
+        :class:`Clustering` (entropies in nats, counts, unitless ratios, the seconds taken).
+
+    Raises:
+        ValueError / TypeError: from :mod:`estimators.clustering`, naming the argument (bad shapes, labels
+            of another length, a bin side that is not a finite number > 0).
+    """
     t = t.double()
     t0 = time.perf_counter()
     low = -1.0 if float(t.min()) >= -1.0 else None
