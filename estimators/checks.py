@@ -94,16 +94,21 @@ def positive(x: Any, name: str) -> float:
     return v
 
 
-STD_RANGE = (1.5e-154, 1.3e154)
+BETA_RANGE = (1.5e-154, 1.3e154)
 """Noise standard deviations beta with beta^2 and 1 / beta^2 finite, nonzero float64 numbers (the Gaussian
 densities of the estimators use both; :class:`noisynet.NoisyTwin` accepts the same range)."""
 
 
-def noise_std(x: Any, name: str = "beta") -> float:
-    """A noise standard deviation (not the variance): a finite number > 0 whose square and inverse square
-    are finite and nonzero in float64, i.e. in :data:`STD_RANGE` (about 1e-154 .. 1e154)."""
+def beta(x: Any, name: str = "beta") -> float:
+    """beta, a noise standard deviation (not the variance): a finite number > 0 whose square and inverse
+    square are finite and nonzero in float64, i.e. in :data:`BETA_RANGE` (about 1e-154 .. 1e154).
+
+    Raises:
+        TypeError: not a number (a bool or a string included).
+        ValueError: not finite, <= 0, or outside :data:`BETA_RANGE` (names ``name``).
+    """
     v = positive(x, name)
-    lo, hi = STD_RANGE
+    lo, hi = BETA_RANGE
     if not lo < v < hi:
         raise ValueError(f"{name}: got {x!r}, expected a noise standard deviation between {lo:g} and {hi:g} "
                          f"({name}^2 and 1/{name}^2 representable in float64)")

@@ -126,7 +126,7 @@ class LayerData:
         samples = checks.samples(self.samples, "samples", rank=3, distances=True)
         m, _, d = samples.shape
         object.__setattr__(self, "samples", samples)
-        object.__setattr__(self, "beta", checks.noise_std(self.beta, "beta"))
+        object.__setattr__(self, "beta", checks.beta(self.beta, "beta"))
         if self.labels is not None:
             object.__setattr__(self, "labels", checks.labels(self.labels, "labels", length=m, min_classes=1))
         if self.x is not None:

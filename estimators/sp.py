@@ -107,7 +107,7 @@ def sp_entropy(
         (True, 'nat')
     """
     x = checks.samples(samples, "samples", rank=2, distances=True)
-    beta = checks.noise_std(beta, "beta")
+    beta = checks.beta(beta, "beta")
     n_mc = checks.positive_int(n_mc, "n_mc", minimum=2)
     min_draws = checks.positive_int(min_draws, "min_draws")
     level = checks.probability(level, "level")

@@ -117,7 +117,7 @@ def sp_mutual_information(
         [True, True]
     """
     x = checks.samples(samples, "samples", rank=3, distances=True)
-    beta = checks.noise_std(beta, "beta")
+    beta = checks.beta(beta, "beta")
     n_mc = checks.positive_int(n_mc, "n_mc", minimum=1)
     level = checks.probability(level, "level")
     gen = checks.generator(generator)

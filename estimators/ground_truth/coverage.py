@@ -163,7 +163,7 @@ def two_layer_samples(m: int, replicas: int, beta: float, generator: torch.Gener
             finite numbers.
     """
     replicas = checks.positive_int(replicas, "replicas")
-    beta = checks.noise_std(beta)
+    beta = checks.beta(beta)
     w1, b1, w2, b2 = _network(network)
     g = checks.generator(generator)
     x = few_inputs(m)[:, None, None]
@@ -227,7 +227,7 @@ def coverage_study(m: int, replicas: int, beta: float, reps: int, *, seed: int =
             of ``sp_mutual_information``.
     """
     reps = checks.positive_int(reps, "reps", minimum=2)
-    beta = checks.noise_std(beta)
+    beta = checks.beta(beta)
     network = _network(network)
     truth = two_layer_tanh_mi(few_inputs(m).numpy(), *network, beta, beta).i_xt
     above = below = 0

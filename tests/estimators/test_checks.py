@@ -71,10 +71,10 @@ def test_layer_data_x_and_s_on_the_meta_device():
 
 def test_the_edges_that_are_accepted():
     # beta: the range in which beta^2 and 1/beta^2 are finite nonzero float64 numbers
-    lo, hi = checks.STD_RANGE
+    lo, hi = checks.BETA_RANGE
     assert lo**2 > 0 and 1 / lo**2 < float("inf") and hi**2 < float("inf") and 1 / hi**2 > 0
-    assert checks.noise_std(1e-150) == 1e-150 and checks.noise_std(np.float32(0.5)) == 0.5
-    assert checks.noise_std(torch.tensor(0.25)) == 0.25
+    assert checks.beta(1e-150) == 1e-150 and checks.beta(np.float32(0.5)) == 0.5
+    assert checks.beta(torch.tensor(0.25)) == 0.25
     # samples: the largest entries whose squared distances stay finite are accepted, d = 1 and d = 4
     limit1 = np.sqrt(np.finfo(np.float64).max / 4)
     pair = torch.tensor([[-0.99 * limit1], [0.99 * limit1]], dtype=torch.float64)
