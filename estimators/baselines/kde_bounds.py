@@ -3,15 +3,16 @@
 Kolchinsky & Tracey, "Estimating mixture entropy with pairwise distances", Entropy 19(7):361, 2017: for a
 mixture g = sum_i w_i p_i with components p_i = N(mu_i, beta^2 I_d) and any pairwise distance D,
 
-    H_D = H(X|C) - sum_i w_i ln sum_j w_j exp(-D(p_i || p_j)),      H(X|C) = (d/2) ln(2 pi e beta^2)
+    h_D = h(X|C) - sum_i w_i ln sum_j w_j exp(-D(p_i || p_j)),      h(X|C) = (d/2) ln(2 pi e beta^2)
 
 is an upper bound on h(g) with D = KL (KL = ||mu_i - mu_j||^2 / (2 beta^2)) and a lower bound
 with D = the Bhattacharyya distance (the Chernoff alpha = 1/2 case, optimal for components
-of equal covariance: BD = ||mu_i - mu_j||^2 / (8 beta^2)). Both lie in [H(X|C), H(X|C) + H(w)].
+of equal covariance: BD = ||mu_i - mu_j||^2 / (8 beta^2)). Both lie in [h(X|C), h(X|C) + H(w)] (H(w) the
+discrete entropy of the weights). Kolchinsky & Tracey write these differential entropies with a capital H.
 
 Saxe et al. (ICLR 2018, "On the information bottleneck theory of deep learning") used these bounds for the
 information plane of a layer T = t(X) + N(0, beta^2 I) with X uniform over the m inputs. Their code writes the
-lower bound as "the KL estimate at variance 4 beta^2 plus (d/2) ln(1/4)": that is the same number as H_BD
+lower bound as "the KL estimate at variance 4 beta^2 plus (d/2) ln(1/4)": that is the same number as h_BD
 above (the (d/2) ln 4 terms cancel), not a different bound. Note also that Saxe et al. parameterised the noise
 by its *variance* (1e-1 in their runs); everything here takes the noise **standard deviation** beta.
 
@@ -22,7 +23,6 @@ The pooled mixture and the class mixtures share one pass over the distances (one
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +33,13 @@ from estimators import checks
 from estimators.baselines.discrete import _mi_estimate
 from estimators.estimate import Estimate
 from estimators.protocol import Estimator, LayerData, MIEstimate
+from estimators.stratified import gaussian_noise_entropy
 
 _CHUNK_ELEMENTS = 2**21  # float64 entries of one (chunk, m) block of squared distances: 16 MiB
 
 KINDS = ("bhattacharyya", "kl")  # BD_ij = ||mu_i - mu_j||^2 / (8 beta^2), KL_ij = ||mu_i - mu_j||^2 / (2 beta^2)
 BOUNDS = ("upper", "lower")
 MODES = ("saxe", "bracket")
-
-
-def gaussian_entropy(d: int, beta: float) -> float:
-    """h(N(0, beta^2 I_d)) = (d/2) ln(2 pi e beta^2) in nats (the H(X|C) term of Kolchinsky & Tracey)."""
-    return 0.5 * d * math.log(2.0 * math.pi * math.e * beta**2)
 
 
 def _pairwise_terms(c: np.ndarray, w: np.ndarray, beta: float, kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -76,8 +72,9 @@ def _pairwise_terms(c: np.ndarray, w: np.ndarray, beta: float, kinds: tuple[str,
 
 
 def _entropies(c: np.ndarray, w: np.ndarray, beta: float, kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """H_D = h(N(0, beta^2 I)) - sum_i w_ik ln sum_j w_jk exp(-D_ij) per column k and kind D (nats)."""
-    h0 = gaussian_entropy(c.shape[1], beta)
+    """h_D = h(N(0, beta^2 I)) - sum_i w_ik ln sum_j w_jk exp(-D_ij) per column k and kind D (nats); the
+    first term is Kolchinsky & Tracey's h(X|C)."""
+    h0 = gaussian_noise_entropy(c.shape[1], beta)
     return {kind: h0 - v for kind, v in _pairwise_terms(c, w, beta, kinds).items()}
 
 
@@ -90,7 +87,7 @@ def mixture_entropy_bounds(centres: Any, beta: float, weights: Any = None) -> tu
         weights: optional (n,) non-negative weights with a positive sum (normalised here); default 1/n each.
 
     Returns:
-        (lower, upper): Estimates in nats, lower = H_BD (Bhattacharyya distance), upper = H_KL (KL
+        (lower, upper): Estimates in nats, lower = h_BD (Bhattacharyya distance), upper = h_KL (KL
         divergence). Both are deterministic bounds on h(g) for the given centres: no sampling error, so
         neither carries an interval (``bound`` says so). lower <= upper always.
 
@@ -98,13 +95,13 @@ def mixture_entropy_bounds(centres: Any, beta: float, weights: Any = None) -> tu
         ValueError / TypeError: centres not (n, d), empty, NaN/inf; beta <= 0 or not finite; weights of
         the wrong length, negative, or summing to 0.
     """
-    s = checks.positive(beta, "beta")
+    beta = checks.positive(beta, "beta")
     c = checks.samples(centres, "centres", rank=2).cpu().numpy()
     n = c.shape[0]
     w = np.full(n, 1.0 / n) if weights is None else checks.weights(weights, "weights", length=n).cpu().numpy()
-    h = _entropies(c, w[:, None], s, KINDS)
-    params = {"beta": s, "weighted": weights is not None}
-    common = dict(n=n, params=params, diagnostics={"h_component": gaussian_entropy(c.shape[1], s)})
+    h = _entropies(c, w[:, None], beta, KINDS)
+    params = {"beta": beta, "weighted": weights is not None}
+    common = dict(n=n, params=params, diagnostics={"h_component": gaussian_noise_entropy(c.shape[1], beta)})
     lower = Estimate.point(
         float(h["bhattacharyya"][0]),
         estimator="kde_lower_bhattacharyya",
@@ -127,15 +124,15 @@ def kde_mutual_information(t: Any, labels: Any, beta: float, *, bound: str = "up
     Saxe et al. (ICLR 2018) with the Kolchinsky & Tracey (2017) bounds:
 
     * I(X;T) = h(T) - h(T|X) and h(T|X) = (d/2) ln(2 pi e beta^2) exactly (each input gives one Gaussian), so
-      ``bound="upper"`` gives H_KL(T) - h(T|X) and ``bound="lower"`` H_BD(T) - h(T|X): true bounds on the
+      ``bound="upper"`` gives h_KL(T) - h(T|X) and ``bound="lower"`` h_BD(T) - h(T|X): true bounds on the
       I(X;T) of the mixture, in both modes.
     * I(T;Y) = h(T) - sum_y p(y) h(T|Y=y), p(y) = n_y / m, T|Y=y the equal-weight mixture of class y's rows.
       A difference of two bounds is a bound only when the terms are of opposite kinds:
 
-      - ``mode="bracket"``: upper H_KL(T) - sum_y p(y) H_BD(T|y), lower H_BD(T) - sum_y p(y) H_KL(T|y): a
+      - ``mode="bracket"``: upper h_KL(T) - sum_y p(y) h_BD(T|y), lower h_BD(T) - sum_y p(y) h_KL(T|y): a
         guaranteed bracket (the lower one can be negative; it is not clipped).
-      - ``mode="saxe"`` (default; what Saxe et al.'s code computes): upper H_KL(T) - sum_y p(y) H_KL(T|y),
-        lower H_BD(T) - sum_y p(y) H_BD(T|y). These are *estimates*, not bounds: either can fall on the wrong
+      - ``mode="saxe"`` (default; what Saxe et al.'s code computes): upper h_KL(T) - sum_y p(y) h_KL(T|y),
+        lower h_BD(T) - sum_y p(y) h_BD(T|y). These are *estimates*, not bounds: either can fall on the wrong
         side of the true value (``reasons["I_TY"]`` says so).
 
     Args:
@@ -155,8 +152,8 @@ def kde_mutual_information(t: Any, labels: Any, beta: float, *, bound: str = "up
         ValueError / TypeError: t not (m, d) or non-finite; labels of the wrong shape/length, non-integer or
         a single class; beta <= 0; bound or mode unknown.
     """
-    s = checks.positive(beta, "beta")
-    return _kde_mi(checks.samples(t, "t", rank=2).cpu().numpy(), labels, s, bound, mode, "kde", {})
+    beta = checks.positive(beta, "beta")
+    return _kde_mi(checks.samples(t, "t", rank=2).cpu().numpy(), labels, beta, bound, mode, "kde", {})
 
 
 def _kde_mi(c: np.ndarray, labels: Any, beta: float, bound: str, mode: str, prefix: str,
@@ -176,7 +173,7 @@ def _kde_mi(c: np.ndarray, labels: Any, beta: float, bound: str, mode: str, pref
     for k, cl in enumerate(classes):
         idx = y == cl
         w[idx, 1 + k] = 1.0 / idx.sum()
-    h = _entropies(c, w, beta, (own,) if y is None else tuple({own, cls_kind}))
+    h = _entropies(c, w, beta, (own,) if y is None else (own, cls_kind))
     name = f"{prefix}_{bound}"
     params = {"beta": beta, "bound": bound, "mode": mode, **extra}
     side = "KL upper" if bound == "upper" else "Bhattacharyya lower"
@@ -184,7 +181,7 @@ def _kde_mi(c: np.ndarray, labels: Any, beta: float, bound: str, mode: str, pref
     def est(value: float, what: str) -> Estimate:
         return Estimate.point(value, estimator=name, n=m, params=dict(params), bound=f"no interval: {what}")
 
-    h_cond = gaussian_entropy(d, beta)
+    h_cond = gaussian_noise_entropy(d, beta)
     h_t = est(float(h[own][0]), f"{side} bound on h(T) (Kolchinsky & Tracey 2017)")
     terms = {"h_t": h_t, "h_t_given_x": est(h_cond, "exact h(T|X) = h(N(0, beta^2 I))")}
     i_xt = est(h_t.value - h_cond, f"{side} bound on I(X;T) (exact h(T|X))")
