@@ -120,7 +120,6 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     e_err = 3.0 * gamma(d + 3) * ((q_o.norm(dim=1) + lay.c_max) ** 2 / beta**2 - shift_o)
     e_err += FLOOR * U32 if single else 0.0
     rows = torch.as_tensor(p.rows, device=dev)
-    mix.last_pairs = p.pairs
     # chunks wide enough to gain from float32 products, and narrow enough in space for their bound
     centre, radius = _chunk_balls(lay, p.c_start, p.c_end)
     try_local = single & (p.c_end - p.c_start >= LOCAL_MIN) & (

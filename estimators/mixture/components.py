@@ -76,11 +76,6 @@ class Components:
         return cls(t(comp), t((comp**2).sum(1)), t(member_of), t(x - comp[member_of]), t(torch.log(cw)),
                    t(-torch.log(smallest)))
 
-    @property
-    def weights(self) -> torch.Tensor:
-        """Column weights (k, S) >= 0."""
-        return torch.exp(self.log_w)
-
 
 def snap(comp: np.ndarray, member_of: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray, float]:
     """Merge near-duplicates by snapping to a grid of cells whose points lie within ``delta`` of each other,

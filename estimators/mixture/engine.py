@@ -161,11 +161,11 @@ class GaussianMixture:
         reach = 2.0 * self.radius_for(self.beta * (math.sqrt(self.d) + 4.0), self.log_inv_w)
         return 0.99 * self.tol_merge * self.beta**2 / reach
 
-    def radius_for(self, rho, log_inv_w, delta: float = 0.0):
-        """Truncation radius for queries within rho of a component whose smallest weight is 1/e^log_inv_w."""
-        eps = (2.0 * 2.0 * rho * delta + delta**2) / (2.0 * self.beta**2) if delta else 0.0
-        tail = 2.0 * self.beta**2 * (log_inv_w + math.log(1.0 / self.tol_trunc) + eps)
-        return rho + 2.0 * delta + (rho**2 + tail) ** 0.5
+    def radius_for(self, rho: float, log_inv_w: float) -> float:
+        """Truncation radius for queries within rho of an (unmerged) component whose smallest weight is
+        1/e^log_inv_w (the merged components' radius, with the merge displacement: lists.owner_radius)."""
+        tail = 2.0 * self.beta**2 * (log_inv_w + math.log(1.0 / self.tol_trunc))
+        return rho + (rho**2 + tail) ** 0.5
 
     def rows(self, row_bytes: int) -> int:
         """Rows per working block: a block of ``self.block`` bytes, but at least 64 rows where the budget

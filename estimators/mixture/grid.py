@@ -142,11 +142,6 @@ class Plan:
     rows: np.ndarray
     row_start: np.ndarray
 
-    @property
-    def pairs(self) -> int:
-        """(point, component) pairs the chunks hold."""
-        return int((self.size[self.group] * (self.c_end - self.c_start)[self.chunk]).sum())
-
 
 def plan(grid: PrincipalGrid, y: np.ndarray, reach: np.ndarray) -> Plan:
     """Group points with projections ``y`` (n, g) by grid cell and find, for distances ``reach`` (n,), the

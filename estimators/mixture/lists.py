@@ -18,12 +18,12 @@ import torch
 from estimators.mixture.roundoff import gamma
 from estimators.mixture.threads import tree_workers
 
+
 def owner_radius(mix, owners: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
     """Truncation radius per owner component for offsets up to rho (see the module docstring)."""
     eps = (2.0 * 2.0 * rho * mix.delta + mix.delta**2) / (2.0 * mix.beta**2) if mix.delta else 0.0
     tail = 2.0 * mix.beta**2 * (mix.merged.log_inv_w[owners] + math.log(1.0 / mix.tol_trunc) + eps)
     return rho + 2.0 * mix.delta + (rho**2 + tail).sqrt()
-
 
 
 def lse_lists(mix, k, zc, znorm, j, qi, reach):
@@ -46,7 +46,6 @@ def lse_lists(mix, k, zc, znorm, j, qi, reach):
     return list_bounds(mix, lse, w_in, far, znorm, reach)
 
 
-
 def list_bounds(mix, lse, w_in, far, znorm, reach, roundoff=0.0):
     """(values, above, eps) of queries whose lists hold every component within ``reach`` of the owner:
     lse (b, S), the included weight w_in (b, S), the farthest included component from the owner
@@ -57,7 +56,6 @@ def list_bounds(mix, lse, w_in, far, znorm, reach, roundoff=0.0):
     r_q = (reach - znorm - 2.0 * mix.delta).clamp_min(0.0)
     ratio = torch.exp(torch.log(w_out) - (r_q**2 / (2.0 * mix.beta**2) - ep)[:, None] - lse)
     return lse, torch.where(w_out > 0, torch.log1p(ratio), torch.zeros_like(ratio)), ep[:, None]
-
 
 
 def lse_grouped(mix, own, lists, reach, g, zc, znorm):
@@ -122,13 +120,12 @@ def lse_grouped(mix, own, lists, reach, g, zc, znorm):
     return vals, above, eps
 
 
-
 def evaluate(mix, k: torch.Tensor, zc: torch.Tensor):
     """Truncation to each owner's neighbours within its radius (module docstring).
 
     Each owner's nearest component (itself), then its 16, then its 128 nearest come first (cKDTree
     queries bounded by the largest radius, no Python lists), evaluated per owner group
-    (:meth:`_lse_grouped`): an owner is done once the next nearest lies beyond its radius. The others
+    (:func:`lse_grouped`): an owner is done once the next nearest lies beyond its radius. The others
     get full ball queries, fetched in chunks whose neighbour lists fit the memory budget. Returns
     values (q, S), truncation bounds (q, S) and merge bounds (q, 1)."""
     n_q, s, dev = zc.shape[0], mix.merged.log_w.shape[1], mix.device
@@ -161,7 +158,7 @@ def evaluate(mix, k: torch.Tensor, zc: torch.Tensor):
         sel = (where[row] >= 0).nonzero().reshape(-1)
         # fewer than kk found within the bound: the missing ones have index n_comp
         done = rest[complete]
-        vals[sel], above[sel], eps[sel] = lse_grouped(mix, 
+        vals[sel], above[sel], eps[sel] = lse_grouped(mix,
             owners[done], idx[complete, :kk], reach[complete], where[row[sel]], zc[sel], znorm[sel])
         rest = rest[~complete]
         if not rest.numel() or kk == n_comp:
