@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from estimators.checks import STD_RANGE
+from estimators.checks import BETA_RANGE
 from experiments.runs import Run, UnsafeCheckpoint, check_folder
 
 SEED_MAX = 2**32 - 1  # numpy's RandomState and scikit-learn's random_state take seeds in [0, 2**32 - 1]
@@ -88,12 +88,12 @@ def positive(args: argparse.Namespace, names: Iterable[str]) -> None:
             raise SystemExit(f"{option(name)}: got {value}, expected a finite number > 0")
 
 
-def noise_stds(args: argparse.Namespace, name: str) -> None:
+def betas(args: argparse.Namespace, name: str) -> None:
     """Option ``name`` holds a noise standard deviation beta (a list option: distinct ones), each finite and
     > 0 with beta^2 and 1 / beta^2 representable (as :class:`noisynet.NoisyTwin` requires)."""
     value = getattr(args, name)
     values = value if isinstance(value, (list, tuple)) else [value]
-    lo, hi = STD_RANGE
+    lo, hi = BETA_RANGE
     if not values or not all(lo < v < hi for v in values):
         raise SystemExit(f"{option(name)}: got {value}, expected noise standard deviations > 0 (not the variance) "
                          f"between {lo:g} and {hi:g}")
@@ -117,10 +117,10 @@ def seed(args: argparse.Namespace, name: str = "seed") -> None:
 
 
 def sp_settings(args: argparse.Namespace) -> None:
-    """The SP measurement options of an SZT-style run: --beta a noise std (:func:`noise_stds`);
+    """The SP measurement options of an SZT-style run: --beta a noise std (:func:`betas`);
     --replicas and --min-replicas >= 8 (the nested-replica bias diagnostic uses R/4 >= 2); --n-query >= 2
     and --n-mc >= 1; --target-half-width finite and >= 0 (nats; 0 fixes R = --replicas)."""
-    noise_stds(args, "beta")
+    betas(args, "beta")
     at_least(args, ("replicas", "min_replicas"), 8)
     at_least(args, ("n_query",), 2)
     at_least_one(args, ("n_mc",))

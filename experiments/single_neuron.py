@@ -148,7 +148,7 @@ def parser() -> argparse.ArgumentParser:
 
 def check(args: argparse.Namespace) -> None:
     """Every option (SystemExit naming the option); :func:`main` checks the run's folder."""
-    arguments.noise_stds(args, "betas")
+    arguments.betas(args, "betas")
     arguments.seed(args)
     arguments.at_least_one(args, ("threads",))
     if not (0 < args.w_min < args.w_max and math.isfinite(args.w_max)):

@@ -79,7 +79,7 @@ class NoisyTwin(nn.Module):
     be run by another thread at the same time as a twin of it).
 
     Raises:
-        ValueError: beta not a number in :data:`estimators.checks.STD_RANGE` (> 0, with beta^2 and
+        ValueError: beta not a number in :data:`estimators.checks.BETA_RANGE` (> 0, with beta^2 and
             1/beta^2 finite and nonzero in float64: about 1e-154 < beta < 1e154; the range the estimators
             accept), a mapping missing a layer, a name that is not a submodule, no activation modules to
             default to.
@@ -123,7 +123,7 @@ class NoisyTwin(nn.Module):
             betas = [beta[n] for n in self.layer_names]
         else:
             betas = [beta] * len(self.layer_names)
-        self.betas = dict(zip(self.site_names, (checks.noise_std(b, "beta") for b in betas)))
+        self.betas = dict(zip(self.site_names, (checks.beta(b, "beta") for b in betas)))
         self._modules_by_site = {site: modules[name] for name, site in zip(self.layer_names, self.site_names)}
 
     def _hook(self, site: str):
