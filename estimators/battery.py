@@ -105,7 +105,7 @@ def _timed(e: Estimate | None, seconds: float) -> Estimate | None:
 
 
 def run_battery(layer: LayerData, estimators: Sequence[Estimator] | None = None, *,
-            generator: torch.Generator | int | None = None) -> list[MIEstimate]:
+                generator: torch.Generator | int | None = None) -> list[MIEstimate]:
     """Run every estimator on one layer.
 
     Args:

@@ -23,6 +23,8 @@ from estimators import checks
 from estimators.estimate import Estimate
 
 QUANTITIES = ("I_XT", "I_TY")
+NO_LABELS = "no labels given"
+"""The reason for I(T;Y) = None of an estimator called on a layer without labels."""
 
 
 @dataclass(frozen=True)

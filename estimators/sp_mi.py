@@ -23,7 +23,7 @@ from estimators.convergence import nested_diagnostic, stratified_dof, stratified
 from estimators.estimate import Estimate, z_value
 from estimators.mixture import GaussianMixture
 from estimators.mixture.threads import engine_threads
-from estimators.protocol import Estimator, LayerData, MIEstimate
+from estimators.protocol import NO_LABELS, Estimator, LayerData, MIEstimate
 from estimators.sp import gaussian_max_entropy
 from estimators.stratified import draw_blocks, gaussian_noise_entropy
 
@@ -261,14 +261,21 @@ def sp_mutual_information(
                         lo_p + float(bnd[3]) / n_q, hi_p + float(bnd[2]) / n_q, vb_y)
     terms = {"h_t": h_t, "h_t_given_x": h_tx} | ({"h_t_given_y": h_ty} if h_ty is not None else {})
     return MIEstimate(i_xt, i_ty, "sp", params=dict(common["params"], n_mc=n_mc, level=level),
-                      reasons={} if i_ty is not None else {"I_TY": "no labels given"}, terms=terms)
+                      reasons={} if i_ty is not None else {"I_TY": NO_LABELS}, terms=terms)
 
 
 @dataclass(frozen=True)
 class SP(Estimator):
-    """The sample-propagation estimator (Goldfeld et al., ICML 2019, section 4) in the estimator protocol:
-    :func:`sp_mutual_information` of ``layer.samples`` (m, R, d), ``layer.beta`` and ``layer.labels``, with
-    these hyperparameters (see that function for each)."""
+    """The sample-propagation estimator (Goldfeld et al., ICML 2019, section 4; docs/theory.md, sections 4-6)
+    in the estimator protocol: :func:`sp_mutual_information` of ``layer.samples`` (m, R, d), ``layer.beta``
+    and ``layer.labels``, with these hyperparameters (see that function for each). ``name``: "sp".
+
+    Returns (the call): the :class:`MIEstimate` of :func:`sp_mutual_information`, Estimates in nats.
+
+    Raises:
+        ValueError / TypeError: as :func:`sp_mutual_information`, at the call (the hyperparameters are checked
+            there, not at construction): R < 2, n_mc < 1, n_query out of range, bad labels.
+    """
 
     n_mc: int = 4
     n_query: int | None = None

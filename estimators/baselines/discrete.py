@@ -22,11 +22,10 @@ import torch
 
 from estimators import checks
 from estimators.estimate import Estimate
-from estimators.protocol import Estimator, LayerData, MIEstimate
+from estimators.protocol import NO_LABELS, Estimator, LayerData, MIEstimate
 
 EXACT = "exact finite sum (Lorenzen et al. 2022)"
 NO_INTERVAL = "no interval: plug-in estimator"
-NO_LABELS = "no labels given"
 
 
 def _mi_estimate(estimator: str, params: dict[str, Any], i_xt: Estimate, i_ty: Estimate | None,
