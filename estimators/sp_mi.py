@@ -254,10 +254,10 @@ def sp_mutual_information(
     i_ty = h_ty = None
     if y is not None:
         p = torch.bincount(cls_of).double() / m
-        h_y = float(-(p * p.log()).sum())
+        H_y = float(-(p * p.log()).sum())
         h_ty = estimate(a_cls, None, "sp h(T|Y)", h_bounds, float(bnd[2]) / n_q, float(bnd[3]) / n_q)
         # I(T;Y) = h(T) - h(T|Y): the pooled term's error enters with +, the class term's with -
-        i_ty = estimate(a_pool - a_cls, var_y, "sp I(T;Y)", (0.0, h_y),
+        i_ty = estimate(a_pool - a_cls, var_y, "sp I(T;Y)", (0.0, H_y),
                         lo_p + float(bnd[3]) / n_q, hi_p + float(bnd[2]) / n_q, vb_y)
     terms = {"h_t": h_t, "h_t_given_x": h_tx} | ({"h_t_given_y": h_ty} if h_ty is not None else {})
     return MIEstimate(i_xt, i_ty, "sp", params=dict(common["params"], n_mc=n_mc, level=level),

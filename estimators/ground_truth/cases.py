@@ -102,8 +102,13 @@ def _points(points: Any) -> np.ndarray:
 
 def gaussian_case(d: int, s: float, beta: float, n: int, *, quantity: str = "h", name: str | None = None,
                   sp: Mapping[str, Any] | None = None) -> Case:
-    """S ~ N(0, s^2 I_d), n i.i.d. draws (kind "draws"); truth h(S + Z) = (d/2) ln(2 pi e (s^2 + beta^2))
-    (``quantity`` "h") or I(S; S + Z) = (d/2) ln(1 + s^2 / beta^2) ("I_XT"), closed forms."""
+    """S ~ N(0, s^2 I_d) (s its std, beta the noise std), n i.i.d. draws (kind "draws": samples (n, 1, d)
+    float64); truth in nats h(S + Z) = (d/2) ln(2 pi e (s^2 + beta^2)) (``quantity`` "h") or
+    I(S; S + Z) = (d/2) ln(1 + s^2 / beta^2) ("I_XT"), closed forms (Cover & Thomas, Theorem 8.4.1).
+
+    Raises:
+        ValueError: ``quantity`` not "h" or "I_XT".
+    """
     if quantity not in ("h", "I_XT"):
         raise ValueError(f"quantity: got {quantity!r}, expected 'h' or 'I_XT'")
 
