@@ -12,7 +12,7 @@ SAMPLES = torch.randn(16, 8, 2, generator=G, dtype=torch.float64)  # (m, R, d)
 LABELS = torch.tensor([0, 1] * 8)
 
 
-def _sp_entropy(samples=SAMPLES, beta=0.1, labels=LABELS, level=0.95):
+def _sp_entropy(samples=SAMPLES, beta=0.1, level=0.95):
     return sp_entropy(samples[:, 0], beta, level=level)
 
 
@@ -20,7 +20,7 @@ def _sp_mi(samples=SAMPLES, beta=0.1, labels=LABELS, level=0.95):
     return sp_mutual_information(samples, beta, labels, level=level)
 
 
-def _layer(samples=SAMPLES, beta=0.1, labels=LABELS, level=None):
+def _layer(samples=SAMPLES, beta=0.1, labels=LABELS):
     return LayerData(samples, beta, labels=labels)
 
 
