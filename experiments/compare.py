@@ -71,7 +71,7 @@ from experiments.compare_figures import (
     unit_of,
 )
 from experiments.loop import InProcess
-from experiments.rows import clustering_rows, layer_rows
+from experiments.rows import clustering_rows, dpi_violation, layer_rows
 from experiments.runs import Run, UnsafeCheckpoint
 from noisynet.cnn import cnn
 from noisynet.data import load_szt
@@ -145,7 +145,7 @@ def configure(args: argparse.Namespace) -> argparse.Namespace:
     arguments.at_least(args, ("n_query",), 2)
     if args.dataset == "mnist" and args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise SystemExit(f"--data-dir: got {args.data_dir}, expected a folder holding the MNIST IDX test files")
-    arguments.noise_stds(args, "betas")
+    arguments.betas(args, "betas")
     args.betas = sorted(args.betas)
     parallel.check(args)
     return args
@@ -358,7 +358,7 @@ class Comparison:
 
     def write(self, unit: str, reps_det: dict, bar: tqdm) -> None:
         """Append the missing layer blocks of ``unit``: SP rows (twins), clustering, similarity (twins)."""
-        twin, todo, flow = self._trainers[unit].twin, self._todo.pop(unit), self._got.pop(unit)
+        twin, todo, measured = self._trainers[unit].twin, self._todo.pop(unit), self._got.pop(unit)
         b = self.beta_of(unit)
         reps = twin.representations(self.setup.x_meas)
         known = {}
@@ -371,15 +371,12 @@ class Comparison:
             bar.set_postfix_str(f"{unit}: {site}", refresh=True)
             rows = []
             if b is not None:
-                meas = flow[site]
+                meas = measured[site]
                 if not meas.supported and site not in self._told:
                     self._told.add(site)
                     tqdm.write(f"layer {site} has d = {meas.width} > --max-sp-dim {self.args.max_sp_dim}: the SP "
                                "estimator needs samples exponential in d; I(X;T) not estimated (any beta)")
-                before = self.sites[self.sites.index(site) - 1] if site != self.sites[0] else None
-                dpi = bool(meas.i_xt.ci_low > known[before]) if meas.supported and before in known else None
-                if meas.supported:
-                    known[site] = meas.i_xt.ci_high
+                dpi = dpi_violation(meas, self.sites, known)
                 rows += [{"epoch": self.epoch, **r} for r in layer_rows(meas, dpi_violation=dpi, param=param("noisy", b))]
             rows += self.clustering_block(unit, site, reps[site].double())
             if b is not None:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import torch
 from tqdm.auto import tqdm
 
-from experiments.rows import layer_rows
+from experiments.rows import dpi_violation, layer_rows
 from experiments.runs import Run, UnsafeCheckpoint
 from noisynet.flow import LayerMeasurement, iter_information_flow
 from noisynet.training import Trainer
@@ -108,12 +108,7 @@ class EpochRows:
 
     def write(self, epoch: int, meas: LayerMeasurement) -> None:
         """Append one layer's rows (the layers of an epoch arrive in forward order)."""
-        known = self._known[epoch]
-        index = self.sites.index(meas.site)
-        before = self.sites[index - 1] if index else None
-        dpi = bool(meas.i_xt.ci_low > known[before]) if meas.supported and before in known else None
-        if meas.supported:
-            known[meas.site] = meas.i_xt.ci_high
+        dpi = dpi_violation(meas, self.sites, self._known[epoch])
         self.run.append([{"epoch": epoch, **r} for r in layer_rows(meas, dpi_violation=dpi)])
 
 

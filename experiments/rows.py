@@ -53,6 +53,25 @@ def layer_rows(meas: LayerMeasurement, *, dpi_violation: bool | None = None, par
     return rows
 
 
+def dpi_violation(meas: LayerMeasurement, sites: list[str], known: dict[str, float]) -> bool | None:
+    """The data-processing flag of a layer's I_XT row (docs/theory.md, section 6): True when its I(X;T)
+    interval lies entirely above the previous site's, i.e. the estimates contradict I(X;T_{l-1}) >= I(X;T_l)
+    by more than their intervals allow; None for the first site, a layer not estimated, or a previous site
+    whose upper bound is not in ``known``.
+
+    Args:
+        meas: the layer's measurement; sites: the network's sites in forward order.
+        known: {site: I(X;T) ci_high in nats} of the layers already measured at the same epoch of the same
+            network (from this session or from metrics.csv); this layer's is added when it was estimated.
+    """
+    index = sites.index(meas.site)
+    before = sites[index - 1] if index else None
+    flag = bool(meas.i_xt.ci_low > known[before]) if meas.supported and before in known else None
+    if meas.supported:
+        known[meas.site] = meas.i_xt.ci_high
+    return flag
+
+
 def clustering_rows(site: str, width: int, m: int, c: Clustering, *, param: str | None = None) -> list[dict]:
     """The rows of one layer's clustering diagnostics: H_bin per Delta (nats), class_ratio and silhouette
     (unitless, where labels were given), n_clusters per eps (count). ``param`` (an experiment's own
