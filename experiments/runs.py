@@ -1,9 +1,9 @@
 """A run on disk: ``<out>/<experiment>/<run-id>/`` with config.json, metrics.csv, checkpoints/ and figures/.
 
-metrics.csv is long format, one row per measurement (DESIGN.md), appended and flushed row by row so an
-interrupted run loses no finished measurement; config.json and checkpoints are written atomically (write a
-temporary file, then rename). ``--resume`` reopens a run, checks that its configuration is the same, and
-continues from the latest checkpoint.
+metrics.csv is long format, one row per measurement (columns: :mod:`experiments.rows`; README, "What a run
+writes"), appended and flushed row by row so an interrupted run loses no finished measurement; config.json
+and checkpoints are written atomically (write a temporary file, then rename). ``--resume`` reopens a run,
+checks that its configuration is the same, and continues from the latest checkpoint.
 """
 
 from __future__ import annotations

@@ -25,8 +25,6 @@ the number of intervals that contain the exact value.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import time
 from pathlib import Path
@@ -49,7 +47,7 @@ from estimators.ground_truth import (
 )
 from estimators.sp_mi import sp_mutual_information
 from experiments import arguments, plotting, threads
-from experiments.runs import COLUMNS, Run, atomic_write_bytes
+from experiments.runs import Run
 
 SHIFT = 2.0  # T = tanh(w (X - SHIFT)): bias b = -2 w
 H_B_QUARTER = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))  # h_b(1/4) = 0.5623 nats
@@ -98,7 +96,7 @@ def measure(w: float, beta: float, *, replicas: int = 16, n_mc: int = 512, seed:
             and the Monte Carlo. level: the intervals' nominal coverage.
 
     Returns:
-        four dicts with keys in experiments.runs.COLUMNS (epoch 0, layer "T1", param "w=<w>"): estimator
+        four dicts with keys in experiments.rows.COLUMNS (epoch 0, layer "T1", param "w=<w>"): estimator
         "sp" for I_XT and I_TY (value, 95% interval, std_error, nats) and estimator "quadrature" (the exact
         value, interval = value -/+ its quadrature error bound).
 
@@ -168,12 +166,7 @@ def _keep_complete(run: Run) -> set[tuple[str, str]]:
     for r in rows:
         count[(r["beta"], r["param"])] = count.get((r["beta"], r["param"]), 0) + 1
     done = {k for k, c in count.items() if c == 4}
-    if len(done) < len(count):
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(r for r in rows if (r["beta"], r["param"]) in done)
-        atomic_write_bytes(run.metrics, buf.getvalue().encode())
+    run.discard_rows(lambda r: (r["beta"], r["param"]) not in done)
     return done
 
 

@@ -9,6 +9,7 @@ import torch
 
 from estimators.ground_truth import SINGLE_NEURON_INPUTS, single_neuron_mi
 from experiments import orthonormal, single_neuron, spiral, szt, szt_figures
+from experiments.runs import Run
 from noisynet.data import SZT, load_szt
 from noisynet.data.spiral import make_spiral
 
@@ -59,6 +60,17 @@ def test_single_neuron_command_smoke_and_resume(tmp_path, capsys):
     assert "contain the exact value" in out and str(run.dir) in out
     again = single_neuron.main(argv + ["--resume"])  # nothing left to do: no duplicates
     assert len(again.rows()) == len(rows)
+
+
+def test_single_neuron_resume_drops_the_rows_of_a_weight_cut_short(tmp_path):
+    run = Run(tmp_path, "single_neuron", "r", {"k": 1})
+    full = [{"epoch": 0, "layer": "T1", "quantity": q, "estimator": e, "param": "w=1", "beta": 0.1, "value": 0.5}
+            for q in ("I_XT", "I_TY") for e in ("sp", "quadrature")]
+    cut = [{**r, "param": "w=2"} for r in full[:3]]  # the fourth row never written
+    run.append(full + cut)
+    assert single_neuron._keep_complete(run) == {("0.1", "w=1")}
+    assert [(r["param"], r["quantity"], r["estimator"]) for r in run.rows()] == [
+        ("w=1", r["quantity"], r["estimator"]) for r in full]
 
 
 def test_density_weights_show_the_three_regimes():
