@@ -15,7 +15,6 @@ from noisynet.data.digits import load_digits
 from noisynet.data.mnist import PACKAGED, load_mnist, read_idx, stratified_split
 
 MNIST_DIR = PACKAGED  # the MNIST test set shipped in the package
-SHARED_MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
 # label counts of the 10,000 MNIST test images (noisynet/data/mnist/PROVENANCE.md)
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 # md5 of the canonical MNIST distribution files (the checksums torchvision checks)
@@ -34,13 +33,6 @@ def test_real_mnist_test_files_have_the_documented_shapes_and_counts():
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     assert labels.shape == (10000,) and np.bincount(labels).tolist() == TEST_COUNTS
     assert abs(images.mean() - 33.79) < 0.01  # PROVENANCE.md: mean pixel 33.79
-
-
-@pytest.mark.skipif(not (SHARED_MNIST / "train-labels-idx1-ubyte.gz").is_file(),
-                    reason="MNIST training labels are not shipped; they are read from ../shared/data when present")
-def test_real_mnist_training_labels_have_the_documented_counts():
-    train_labels = read_idx(SHARED_MNIST / "train-labels-idx1-ubyte.gz", magic=0x801)
-    assert np.bincount(train_labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
 def test_load_mnist_splits_the_test_set_seeded_and_stratified():
