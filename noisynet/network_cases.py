@@ -37,13 +37,21 @@ def two_layer_case(xs: Any, w1: float, b1: float, w2: float, b2: float, beta: fl
 
     Each sample: ``replicas`` pre-noise samples of S2 per input by :meth:`NoisyTwin.propagate` (seeded from
     the case's generator), the deterministic S2 (noise off) as ``s``, the input values (m, 1) as ``x``,
-    ``labels``. Kind "network". Truths
-    I(X;T2) and, with labels, I(T2;Y) by :func:`two_layer_tanh_mi`.
+    ``labels``. Kind "network". Truths I(X;T2) and, with labels, I(T2;Y) in nats by
+    :func:`two_layer_tanh_mi` (deterministic quadrature; the coverage study of docs/theory.md, section 6).
 
     Args:
         xs: (m,) input values. w1, b1, w2, b2: the weights and biases. beta: noise std (> 0) of both layers.
         replicas: R >= 1. labels: None or (m,) integer labels. sp: SP settings of the coverage study
             (default n_mc = 2). name: the table row (default: a description).
+
+    Returns:
+        :class:`estimators.ground_truth.Case` whose samples are :class:`estimators.LayerData` with samples
+        (m, R, 1) float64.
+
+    Raises:
+        ValueError / TypeError: beta not a noise std (from :class:`NoisyTwin`); a bad ``replicas`` is named
+            when the case is sampled (:meth:`NoisyTwin.propagate`).
     """
     xs = np.asarray(xs, dtype=np.float64).reshape(-1)
     m = len(xs)
