@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from estimators import Estimate, MIEstimate, clustering, sp_mutual_information
+from estimators.protocol import NO_LABELS
 from noisynet.twin import NoisyTwin
 
 
@@ -103,7 +104,7 @@ def _not_estimated(m: int, h_y: float | None, reason: str) -> MIEstimate:
                         diagnostics={"converged": False, "supported": False})
 
     i_ty = None if h_y is None else bounds(h_y, "sp I(T;Y)")
-    reasons = {"I_XT": reason, "I_TY": reason if h_y is not None else "no labels given"}
+    reasons = {"I_XT": reason, "I_TY": reason if h_y is not None else NO_LABELS}
     return MIEstimate(bounds(math.log(m), "sp I(X;T)"), i_ty, "sp", reasons=reasons)
 
 
