@@ -82,7 +82,8 @@ def mi_vs_epoch(rows: Sequence[dict], path: Path, title: str, quantities=("I_XT"
             ax.annotate(name, (1, value), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
         _epoch_axis(ax)
         ax.set_ylabel(labels.get(q, q))
-        ax.legend(title="layer (band: 95% interval)", fontsize=8)
+    # one legend, outside the panels: inside, it hides the curves of some run or other
+    axes[0][-1].legend(title="layer (band: 95% interval)", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(title)
     return save_figure(fig, path)
 

@@ -131,7 +131,7 @@ EXPERIMENTS = [
     Experiment("szt_paper", "SZT: the paper's schedule", szt.main,
                ("mi_vs_epoch.png", "information_plane.png", "clustering.png"), _szt_section,
                "The same network and settings for 10,000 epochs, 84 log-spaced measured epochs "
-               "(`python -m experiments.szt --epochs 10000`, about 30 minutes).",
+               "(`python -m experiments.szt --epochs 10000`, about 4 minutes on 2 cores).",
                args=("--epochs", "10000"), folder="szt", pattern="*_e10000"),
     Experiment("orthonormal", "Orthonormal weights", orthonormal.main, ("orthonormal_vs_unconstrained.png",),
                orthonormal.results_section),
