@@ -191,7 +191,7 @@ def results_section(run_dir: str | Path, *, relative_to: str | Path | None = "do
     info = json.loads((root / "summary.json").read_text()) if (root / "summary.json").exists() else {}
     acts = [a for a in ("tanh", "relu") if (root / a / "metrics.csv").exists()]
     wall = f", wall time {info['wall_seconds'] / 60:.0f} min" if "wall_seconds" in info else ""
-    md = ["## Every estimator on the same run", "",
+    md = ["### Every estimator on the same run", "",
           f"`python -m experiments.compare_estimators` ({cfg['epochs']} epochs, {cfg['measure']} log-spaced measured "
           f"epochs, beta = {cfg['beta']:g}, seed {cfg['seed']}, the first {cfg['inputs']} SZT inputs each once"
           f"{wall}). One noisy twin per activation gives the SP estimate; every other estimator is applied to the same "

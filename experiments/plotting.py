@@ -146,6 +146,16 @@ def clustering(rows: Sequence[dict], path: Path, title: str, *, beta: float) -> 
     return save_figure(fig, path)
 
 
+def min_span(ax, axis: str = "y", span: float = 0.05) -> None:
+    """Widen an axis whose limits are less than ``span`` apart (nats) around their middle, so that
+    differences far below the estimator's resolution (1e-3 nats) are not drawn as structure."""
+    get, put = (ax.get_ylim, ax.set_ylim) if axis == "y" else (ax.get_xlim, ax.set_xlim)
+    lo, hi = get()
+    if hi - lo < span:
+        mid = 0.5 * (lo + hi)
+        put(mid - 0.5 * span, mid + 0.5 * span)
+
+
 def save_figure(fig, path: Path, tight: bool = True) -> Path:
     """Write ``fig`` to ``path`` (PNG, 130 dpi; folders created), laid out tightly unless told not to."""
     path = Path(path)

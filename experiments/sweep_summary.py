@@ -191,6 +191,7 @@ def mi_vs_epoch(rows: Sequence[dict], path: Path, title: str) -> Path:
             ax.fill_between(e, lo, hi, color=f"C{j}", alpha=0.3, lw=0, label="inter-quartile range")
             ax.plot(e, med, "-", color=f"C{j}", lw=1.5, label=f"median of {n_seeds} seeds")
             plotting._epoch_axis(ax)
+            plotting.min_span(ax, "y")
             ax.yaxis.get_major_formatter().set_useOffset(False)
             ax.set_xlabel("epoch (symmetric log scale)" if i else "")
             if i == 0:
@@ -220,6 +221,8 @@ def information_planes(rows: Sequence[dict], path: Path, title: str) -> Path:
                             zorder=2)
         ax.set_title(layer)
         ax.set_xlabel("I(X;T) [nats]")
+        plotting.min_span(ax, "x")
+        plotting.min_span(ax, "y")
         ax.xaxis.get_major_formatter().set_useOffset(False)
         ax.yaxis.get_major_formatter().set_useOffset(False)
         ax.grid(True, alpha=0.25)
@@ -270,7 +273,8 @@ def reading(stats: Sequence[dict], summary: Sequence[dict]) -> str:
         text = f"With {act} ({n} seeds; final test accuracy median {100 * np.median(acc):.1f}%), "
         if most:
             text += "I(X;T) falls significantly after its peak in most seeds in " + ", ".join(
-                f"{s['layer']} ({s['significant']}/{s['seeds']}, median fall {s['fall_median']:.2f} nats)" for s in most)
+                f"{s['layer']} ({s['significant']}/{s['seeds']}, median fall {s['fall_median']:.2f} nats from a peak "
+                f"at epoch {s['peak_epoch_median']:g} (median))" for s in most)
             h = sum(s["h_bin_falls"] for s in most)
             r = sum(s["ratio_falls"] for s in most)
             k = sum(s["significant"] for s in most)
@@ -285,12 +289,26 @@ def reading(stats: Sequence[dict], summary: Sequence[dict]) -> str:
     h = sum(s["h_bin_falls"] for s in stats)
     r = sum(s["ratio_falls"] for s in stats)
     if total:
-        agree = "as" if min(h, r) * 2 > total else "less often than"
-        parts.append(f"Over all activations and layers, {total} significant falls were measured; the binned entropy "
-                     f"fell with {h} of them and the class distance ratio with {r}, {agree} the reading of "
-                     "compression as the clustering of representations at the scale of the noise predicts "
-                     "(docs/theory.md, section 7).")
+        text = (f"Over all activations and layers, {total} significant falls were measured; the class distance "
+                f"ratio fell with {r} of them and the binned entropy at the bin side nearest beta with {h}. ")
+        if 5 * min(h, r) >= 4 * total:
+            text += ("Nearly every fall comes with both, as the reading of compression as the clustering of "
+                     "representations at the scale of the noise predicts (docs/theory.md, section 7).")
+        elif 2 * r > total:
+            text += ("The representations draw together by class in most falls, but do not always cluster at "
+                     "the bin side nearest beta, the scale at which the reading of compression as clustering "
+                     "(docs/theory.md, section 7) places it.")
+        else:
+            text += ("Most falls come without that clustering, against the reading of compression as the "
+                     "clustering of representations at the scale of the noise (docs/theory.md, section 7).")
+        parts.append(text)
     return " ".join(parts)
+
+
+def shown(path: Path) -> Path:
+    """``path`` relative to the working folder where it lies below it (docs name no machine's folders)."""
+    here = Path.cwd().resolve()
+    return path.resolve().relative_to(here) if path.resolve().is_relative_to(here) else path
 
 
 def results_section(sweep_dir: str | Path) -> str:
@@ -316,5 +334,5 @@ def results_section(sweep_dir: str | Path) -> str:
             path = sweep_dir / "figures" / f"{name}_{stem}.png"
             if path.exists():
                 out += [f"![sweep {stem} {what}]({path.resolve()})", ""]
-    out.append(f"Summary: `{sweep_dir / 'summary.csv'}` (one row per run, layer and measured epoch).")
+    out.append(f"Summary: `{shown(sweep_dir / 'summary.csv')}` (one row per run, layer and measured epoch).")
     return "\n".join(out)
