@@ -133,7 +133,7 @@ EXPERIMENTS = [
                "The same network and settings for 10,000 epochs, 84 log-spaced measured epochs "
                "(`python -m experiments.szt --epochs 10000`, about 4 minutes on 2 cores).",
                args=("--epochs", "10000"), folder="szt", pattern="*_e10000"),
-    Experiment("orthonormal", "Orthonormal weights", orthonormal.main, ("orthonormal_vs_unconstrained.png",),
+    Experiment("orthonormal", "Orthonormal weights", orthonormal.main, (),
                orthonormal.results_section),
     Experiment("single_neuron", "A single noisy neuron", single_neuron.main, ("mi_vs_w.png", "densities.png"),
                _single_neuron_section,
