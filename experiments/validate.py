@@ -54,10 +54,17 @@ from experiments.runs import atomic_write_bytes
 from noisynet import network_cases
 
 FLOOR = 0.93  # the issue's coverage floor for every 95% interval
+METHODS = ("SP", "KSG", "KDE (CV bandwidth)")  # the estimators of the comparison, SP first
 
 # few inputs at the defaults (issue 13 item 4): the grid, and the hard case (a rare, well separated mode)
 FEW_M, FEW_R, FEW_BETA = (4, 6), (32, 64, 128, 256), (0.05, 0.1, 0.5)
 HARD_M, HARD_BETA = 4, 0.2
+
+
+def coverage_se(reps: int) -> float:
+    """One standard error (percentage points) of the observed coverage of a correct 95% interval over ``reps``
+    repetitions: 100 sqrt(0.95 x 0.05 / reps)."""
+    return 100 * math.sqrt(0.0475 / reps)
 
 
 def kde_entropy(t: np.ndarray, *, folds: int = 5) -> float:
@@ -113,7 +120,12 @@ class Cache:
 
 
 def compare(ns: list[int], reps: int, seed: int = 0, cache: Cache | None = None) -> dict:
-    """RMSE of SP (on S, beta known), KSG and tuned KDE (on S + Z) for each comparison case and n."""
+    """Error of SP (on S, beta known), KSG and tuned KDE (on S + Z) against the truth h(S + Z) for each
+    comparison case and n, over ``reps`` repetitions (seeded ``seed + 1000 r + n``).
+
+    Returns:
+        {(case name, n): {method of METHODS: (bias, RMSE)}}, nats.
+    """
     out, cache = {}, cache or Cache(None)
     total = len(COMPARISON) * len(ns) * reps
     with tqdm(total=total, desc="SP vs KSG vs KDE", unit="fit") as bar:
@@ -126,7 +138,7 @@ def compare(ns: list[int], reps: int, seed: int = 0, cache: Cache | None = None)
                     continue
                 case = make(n)
                 truth = case.truth["h"].value
-                errs = {"SP": [], "KSG": [], "KDE (CV bandwidth)": []}
+                errs = {method: [] for method in METHODS}
                 for r in range(reps):
                     g = torch.Generator().manual_seed(seed + 1000 * r + n)
                     layer = case.sample(g)
@@ -181,6 +193,8 @@ def minority_mass(c: Coverage) -> tuple[float, float]:
 
 
 def few_table(cells: list[Coverage], *, rare_mode: bool = False) -> str:
+    """Markdown: one row per few-input cell (nats; coverage in %, time in seconds per replica set); with
+    ``rare_mode``, also R p, the expected number of replicas in the minority mode (:func:`minority_mass`)."""
     head = "| m | R | beta | truth | coverage (95%) | misses above / below | RMSE | mean half-width | n_query | n_mc |"
     head += (" R p |" if rare_mode else "") + " s / rep |"
     lines = [head, "|" + "---:|" * (head.count("|") - 1)]
@@ -226,6 +240,8 @@ def few_figure(grid: list[Coverage], hard: list[Coverage], path: Path) -> Path:
 
 
 def network_label(network) -> str:
+    """"(w1, b1, w2, b2) = (...)", the weights of a two-layer chain
+    (:func:`estimators.ground_truth.coverage.two_layer_samples`)."""
     return "(w1, b1, w2, b2) = (" + ", ".join(f"{v:g}" for v in network) + ")"
 
 
@@ -265,7 +281,7 @@ T1 = tanh(w1 x + b1) + beta Z1, S2 = tanh(w2 T1 + b2), T2 = S2 + beta Z2 with
 R replicas of S2 per input drawn directly (`estimators.ground_truth.coverage`); few inputs make the
 estimate's sampling law skewed (docs/theory.md, section 6, "Skewed units"). Truth: quadrature
 (`two_layer_tanh_mi`), independent of the estimator. {reps} replica sets per cell (seeds {seed} to
-{seed + reps - 1}, the same in every cell): a correct 95% interval shows 95 +- {100 * math.sqrt(0.0475 / reps):.1f}%
+{seed + reps - 1}, the same in every cell): a correct 95% interval shows 95 +- {coverage_se(reps):.1f}%
 coverage (one standard error). "misses above / below": intervals entirely above / below the truth.
 
 {few_table(grid)}
@@ -297,10 +313,11 @@ for them.
 
 
 def coverage_table(results: list[CaseResult]) -> str:
+    """Markdown: one row per quantity of a suite case (nats; coverages in %, time in seconds per repetition)."""
     lines = ["| case | truth | mean | bias | RMSE | mean width | coverage (95%) | rigorous coverage | converged | s / rep |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        flag = "" if r.coverage >= FLOOR else " **below 93%**"
+        flag = "" if r.coverage >= FLOOR else f" **below {100 * FLOOR:.0f}%**"
         rig = "-" if r.rigorous_coverage is None else f"{100 * r.rigorous_coverage:.1f}%"
         conv = "-" if r.converged is None else f"{100 * r.converged:.0f}%"
         lines.append(f"| {r.quantity}: {r.case} | {r.truth:.4f} | {r.mean:.4f} | {r.bias:+.4f} | {r.rmse:.4f} | "
@@ -310,13 +327,13 @@ def coverage_table(results: list[CaseResult]) -> str:
 
 
 def comparison_table(res: dict, ns: list[int]) -> str:
-    methods = ["SP", "KSG", "KDE (CV bandwidth)"]
-    lines = ["| case | n | " + " | ".join(f"{m} bias / RMSE" for m in methods) + " |",
-             "|---|---:|" + "---:|" * len(methods)]
+    """Markdown: bias / RMSE (nats) of each method per comparison case and n."""
+    lines = ["| case | n | " + " | ".join(f"{m} bias / RMSE" for m in METHODS) + " |",
+             "|---|---:|" + "---:|" * len(METHODS)]
     for name in COMPARISON:
         for n in ns:
             row = res[(name, n)]
-            lines.append(f"| {name} | {n} | " + " | ".join(f"{row[m][0]:+.3f} / {row[m][1]:.3f}" for m in methods) + " |")
+            lines.append(f"| {name} | {n} | " + " | ".join(f"{row[m][0]:+.3f} / {row[m][1]:.3f}" for m in METHODS) + " |")
     return "\n".join(lines)
 
 
@@ -326,10 +343,10 @@ def rmse_slope(res: dict, ns: list[int], name: str, method: str) -> float:
 
 
 def slope_table(res: dict, ns: list[int]) -> str:
-    methods = ["SP", "KSG", "KDE (CV bandwidth)"]
-    lines = ["| case | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
+    """Markdown: :func:`rmse_slope` of each method per comparison case."""
+    lines = ["| case | " + " | ".join(METHODS) + " |", "|---|" + "---:|" * len(METHODS)]
     for name in COMPARISON:
-        lines.append(f"| {name} | " + " | ".join(f"{rmse_slope(res, ns, name, m):+.2f}" for m in methods) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{rmse_slope(res, ns, name, m):+.2f}" for m in METHODS) + " |")
     return "\n".join(lines)
 
 
@@ -340,7 +357,7 @@ def comparison_summary(res: dict, ns: list[int], unsettled: list[CaseResult]) ->
     win, lose = [], []
     for name in COMPARISON:
         row = res[(name, n)]
-        best = min(("KSG", "KDE (CV bandwidth)"), key=lambda k: row[k][1])
+        best = min(METHODS[1:], key=lambda k: row[k][1])
         ratio = row[best][1] / row["SP"][1]
         (win if ratio > 1 else lose).append((name, best, ratio, row["SP"]))
     text = f"Where SP wins and where it does not, at n = {n}: "
@@ -461,7 +478,7 @@ case, {args.few_reps} replica sets per few-input cell, {args.hard_reps} per cell
 {args.seed}). The coverage cases took {minutes:.0f} minutes of computation and the few-input study
 {few_minutes:.0f} minutes (the tables give each case's seconds per repetition); finished cases are kept in
 `{args.cache}` and read, not rerun, by a later pass with the same settings. All values in nats. With
-{args.reps} repetitions a correct 95% interval shows 95 +- {100 * math.sqrt(0.0475 / args.reps):.1f}% coverage (one
+{args.reps} repetitions a correct 95% interval shows 95 +- {coverage_se(args.reps):.1f}% coverage (one
 standard error); the floor is {100 * FLOOR:.0f}%.
 
 ## Coverage of the 95% intervals
