@@ -205,7 +205,7 @@ def execute(plan: Plan, sweep_dir: Path, args: argparse.Namespace) -> list[tuple
             failed += [(d, err)] if err else []
             progress()
     else:
-        with parallel.session(parallel.workers(args), args.address):
+        with parallel.started(args):
             pool = parallel.RunPool(cap=args.workers if args.address is not None else None)
             for argv, d, _ in todo:
                 pool.submit(d, "experiments.szt", argv, log(d))
