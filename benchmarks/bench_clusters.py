@@ -57,12 +57,13 @@ N_MC = 10
 SPREADS = (0.1, 0.4, 1.0, 2.0, 4.0, 10.0)
 
 
-def make_centres(n: int, d: int, k: int, spread: float, seed: int) -> torch.Tensor:
-    """k clusters of n centres in total: means tanh(2 g), spread s beta, float32 -> float64."""
+def make_centres(n: int, d: int, k: int, spread: float, seed: int, beta: float = BETA) -> torch.Tensor:
+    """(n, d) float64: k clusters of n centres in total, means tanh(2 g), each centre a mean plus
+    N(0, (spread beta)^2 I_d), drawn in float32."""
     g = torch.Generator().manual_seed(seed)
     means = torch.tanh(2.0 * torch.randn(k, d, generator=g, dtype=torch.float32))
     label = torch.randint(0, k, (n,), generator=g)
-    return (means[label] + spread * BETA * torch.randn(n, d, generator=g, dtype=torch.float32)).double()
+    return (means[label] + spread * beta * torch.randn(n, d, generator=g, dtype=torch.float32)).double()
 
 
 def sp_draws(n: int, d: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -168,11 +168,11 @@ def extrapolate(runs: list[dict], startup: float, cores=(2, 16, 64), n_runs: int
     return lines
 
 
-def run_profile(run_dir: Path, train_eps: float | None = None) -> dict:
-    """{train_s, tasks} of a finished szt run: task times from metrics.csv, training time from the epochs and
-    ``train_eps`` (epochs/s measured here) when given."""
+def run_profile(run_dir: Path, train_eps: float) -> dict:
+    """{train_s, tasks, activation} of a finished szt run: task times from metrics.csv, training time from the
+    epochs and ``train_eps`` (epochs/s measured here)."""
     cfg = json.loads((run_dir / "config.json").read_text())
-    return {"train_s": cfg["epochs"] / train_eps if train_eps else 0.0, "tasks": task_seconds(run_dir / "metrics.csv"),
+    return {"train_s": cfg["epochs"] / train_eps, "tasks": task_seconds(run_dir / "metrics.csv"),
             "activation": cfg["activation"]}
 
 

@@ -34,6 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.engine_version import engine_fingerprint  # noqa: E402
 from estimators import sp_mutual_information  # noqa: E402
+from experiments.loop import epoch_seed  # noqa: E402
 from experiments.runs import log_schedule  # noqa: E402
 from experiments.szt import WIDTHS  # noqa: E402
 from noisynet.data import load_szt  # noqa: E402
@@ -57,7 +58,8 @@ class Attempts:
             index = self.twin.site_names.index(self.site)
             t0 = time.perf_counter()
             info = sp_mutual_information(self.s[:, :r], self.twin.betas[self.site], self.y, n_mc=1,
-                                         n_query=min(2, max(2, r // 4)), generator=self.seed * 1000 + index)
+                                         n_query=2,  # the flow's min(n_query = 2, max(2, R // 4))
+                                         generator=self.seed * 1000 + index)
             self.done[r] = (time.perf_counter() - t0, max(info.i_xt.half_width, info.i_ty.half_width),
                             info.i_xt.value, info.i_xt.half_width)
         return self.done[r]
@@ -97,7 +99,7 @@ def main(argv=None) -> None:
     for epoch in schedule:
         while trainer.epoch < epoch:
             trainer.train_epoch()
-        seed = args.seed * 100_003 + epoch
+        seed = epoch_seed(args.seed, epoch)
         samples = twin.propagate(data.x, RS[-1], generator=seed, sites=sites)
         for site in sites:
             tab, st = Attempts(twin, samples[site], site, data.y, seed), stats[site]
@@ -117,6 +119,7 @@ def main(argv=None) -> None:
         print(f"{site:5} | {st['min']:9.1f} {st['chain']:9.1f} {st['min'] / st['chain']:6.2f} | {st['worst']:11.2f} | "
               + " ".join(st["rs"]))
     print(f"{'all':5} | {t_min:9.1f} {t_chain:9.1f} {t_min / t_chain:6.2f} |")
+
 
 if __name__ == "__main__":
     main()

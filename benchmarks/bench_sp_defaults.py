@@ -7,9 +7,9 @@ The default number of query units per input is min(R, max(min(8, R // 4), ceil(m
 the draw budget (min_draws = 2048) goes to query units before Monte Carlo draws, so a few inputs get every
 replica queried. The previous default was min(8, R // 4) units, with n_mc raised to reach min_draws; it is
 run here as an explicit ``n_query`` (the same code path). Cases: the coverage study's few-input two-layer
-chain (m = 4 and 6, d = 1), and layers of many inputs (d = 2 to 10) where both defaults give the same
-units. Prints per case the units and draws of each, the median seconds, and the ratio new / old.
-The SZT job passes n_query = 2 and n_mc = 1 explicitly (noisynet.flow), so its calls are not affected.
+chain (``estimators.ground_truth.coverage.two_layer_samples``, m = 4 and 6, d = 1), and layers of many
+inputs (d = 2 to 10) where both defaults give the same units. Prints per case the units and draws of
+each, the median seconds, and the ratio new / old. The SZT job passes n_query = 2 and n_mc = 1 explicitly (noisynet.flow), so its calls are not affected.
 """
 
 from __future__ import annotations
@@ -25,13 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from estimators import sp_mutual_information  # noqa: E402
-
-
-def chain(m: int, replicas: int, beta: float, gen: torch.Generator) -> torch.Tensor:
-    """(m, R, 1): S2 = tanh(3 (tanh(2 x) + beta Z1) + 0.5), x on linspace(-1.5, 1.5, m)."""
-    x = torch.linspace(-1.5, 1.5, m, dtype=torch.float64)[:, None, None]
-    return torch.tanh(3.0 * (torch.tanh(2.0 * x) + beta * torch.randn(m, replicas, 1, generator=gen,
-                                                                        dtype=torch.float64)) + 0.5)
+from estimators.ground_truth.coverage import two_layer_samples  # noqa: E402
 
 
 def wide(m: int, replicas: int, d: int, beta: float, gen: torch.Generator) -> torch.Tensor:
@@ -60,7 +54,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
-    cases = [(f"chain m={m} R={r} beta={b:g}", chain(m, r, b, gen), b)
+    cases = [(f"chain m={m} R={r} beta={b:g}", two_layer_samples(m, r, b, gen), b)
              for m in (4, 6) for r in (32, 64, 128, 256) for b in (0.1, 0.5)]
     cases += [(f"tanh layer m={m} R={r} d={d}", wide(m, r, d, 0.1, gen), 0.1)
               for m, r, d in ((64, 64, 2), (256, 128, 5), (1024, 32, 10))]

@@ -19,8 +19,8 @@ that git revision as a module and measures every epoch with it too, interleaved 
 (the estimators' ``GaussianMixture`` swapped for the old one): the per-layer ratio ``old/new`` is from one
 process. Seconds are the minimum of --repeats runs of each. The last table extrapolates the default run
 (``--epochs 3000``, 40 measured epochs on ``log_schedule(3000, 40)``): training time at the measured
-epochs/s plus, per scheduled epoch, the measured-epoch time interpolated in log(epoch) between the measured
-epochs.
+epochs/s plus, per scheduled epoch, the measured-epoch time interpolated in log(1 + epoch) between the
+measured epochs.
 
 Threads: one, as ``experiments.szt`` runs by default (``--threads 1``: training's small operations are
 slower with more; the engine sets its own count whatever this is).

@@ -30,17 +30,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.bench_clusters import make_centres  # noqa: E402
 from benchmarks.engine_version import engine_fingerprint  # noqa: E402
 from estimators import sp_entropy, sp_mutual_information  # noqa: E402
 
 DEFAULT_THREADS = torch.get_num_threads()  # torch's default, before anything sets it
-
-
-def clustered_centres(n: int, d: int, k: int, spread: float, beta: float, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    means = torch.tanh(2.0 * torch.randn(k, d, generator=g, dtype=torch.float32))
-    return (means[torch.randint(0, k, (n,), generator=g)]
-            + spread * beta * torch.randn(n, d, generator=g, dtype=torch.float32)).double()
 
 
 def szt_like_layer(m: int, r: int, d: int, beta: float, seed: int = 0):
@@ -54,9 +48,9 @@ def szt_like_layer(m: int, r: int, d: int, beta: float, seed: int = 0):
 
 def rows(quick: bool) -> list[tuple[str, callable]]:
     beta = 0.005
-    clus = clustered_centres(16384, 10, 32, 2.0, beta)
-    iso = clustered_centres(16384, 10, 32, 10.0, beta)
-    wide = clustered_centres(8192, 10, 32, 2.0, 0.5)
+    clus = make_centres(16384, 10, 32, 2.0, 0, beta)
+    iso = make_centres(16384, 10, 32, 10.0, 0, beta)
+    wide = make_centres(8192, 10, 32, 2.0, 0, 0.5)
     layer, labels = szt_like_layer(4096, 32, 3, beta)
     out = [
         ("sp_entropy clusters 2 beta, d=10, n=16384", lambda: sp_entropy(clus, beta, n_mc=10, population=True, generator=1)),
