@@ -9,7 +9,8 @@ replica queried. The previous default was min(8, R // 4) units, with n_mc raised
 run here as an explicit ``n_query`` (the same code path). Cases: the coverage study's few-input two-layer
 chain (``estimators.ground_truth.coverage.two_layer_samples``, m = 4 and 6, d = 1), and layers of many
 inputs (d = 2 to 10) where both defaults give the same units. Prints per case the units and draws of
-each, the median seconds, and the ratio new / old. The SZT job passes n_query = 2 and n_mc = 1 explicitly (noisynet.flow), so its calls are not affected.
+each, the median seconds, and the ratio new / old. The SZT job passes n_query = 2 and n_mc = 1 explicitly
+(noisynet.flow), so its calls are not affected.
 """
 
 from __future__ import annotations
