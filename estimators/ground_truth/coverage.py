@@ -33,7 +33,8 @@ from estimators.sp_mi import SP, sp_mutual_information
 def sp_estimates(case: Case, layer: LayerData, generator: torch.Generator | int | None = None, *,
                  estimator: Callable[..., Estimator] = SP,
                  entropy: Callable[..., Estimate] = sp_entropy) -> dict[str, Estimate]:
-    """SP's estimate (nats) of each quantity in ``case.truth``, from the sample ``layer``.
+    """SP's estimate (nats) of each quantity in ``case.truth``, from the sample ``layer`` (``case.sample``:
+    samples (m, R, d) float64).
 
     * "h", and every quantity of a case of kind "draws" (X = S, i.i.d. draws: the sample-propagation
       setting of X uniform on finitely many inputs does not hold): h(T) by ``entropy`` (:func:`sp_entropy`)
@@ -42,6 +43,12 @@ def sp_estimates(case: Case, layer: LayerData, generator: torch.Generator | int 
     * otherwise: ``estimator(**case.sp)`` (:class:`estimators.SP` with the case's settings) on the layer.
 
     ``estimator`` and ``entropy`` are replaceable (a broken estimator must fail the study).
+
+    Returns:
+        {quantity of ``case.truth``: :class:`Estimate`}, nats.
+
+    Raises:
+        ValueError / TypeError: a bad ``generator``, or what ``estimator`` / ``entropy`` raise on the sample.
     """
     gen = checks.generator(generator)
     wanted = case.truth
@@ -141,7 +148,10 @@ has w2 tanh(x) + b2 = 1.77, and T1 crosses tanh's centre with probability 7%): t
 
 
 def few_inputs(m: int) -> torch.Tensor:
-    """(m,) float64: the m inputs of the few-input study, linspace(-1.5, 1.5, m)."""
+    """(m,) float64: the m inputs of the few-input study, linspace(-1.5, 1.5, m).
+
+    Raises:
+        ValueError / TypeError: m not an integer >= 1."""
     return torch.linspace(-1.5, 1.5, checks.positive_int(m, "m"), dtype=torch.float64)
 
 
@@ -206,6 +216,7 @@ class Coverage:
 
     @property
     def coverage(self) -> float:
+        """Fraction of the ``reps`` intervals that contained the truth, in [0, 1]."""
         return self.covered / self.reps
 
 
