@@ -56,6 +56,7 @@ with other work (beside other jobs, szt --epochs 30 with --workers 2 took twice 
 MAX_RETRIES = 3
 """Times Ray runs a task again whose worker died (killed, out of memory)."""
 CONNECT_TIMEOUT_S = 5.0
+"""Seconds :func:`check` waits for a TCP connection to --address."""
 
 
 def available_cores() -> int:
@@ -112,6 +113,12 @@ def workers(args: argparse.Namespace) -> int:
 def in_process(args: argparse.Namespace) -> bool:
     """Whether the command measures in its own process (--workers 1, no --address)."""
     return args.address is None and workers(args) == 1
+
+
+def task_cap(args: argparse.Namespace) -> int | None:
+    """At most this many of the command's tasks in flight: --workers on a cluster (--address), None on an
+    embedded instance (it has --workers CPUs, and Ray queues the rest)."""
+    return args.workers if args.address is not None else None
 
 
 def _token_auth() -> None:
@@ -177,7 +184,7 @@ def measurer(args: argparse.Namespace) -> Iterator[Any]:
     :class:`RayMeasurer` inside a :func:`session`; ``args`` has --workers, --address and --threads."""
     with started(args):
         yield (InProcess() if in_process(args) else
-               RayMeasurer(threads=getattr(args, "threads", 1), cap=args.workers if args.address is not None else None))
+               RayMeasurer(threads=getattr(args, "threads", 1), cap=task_cap(args)))
 
 
 def _measure(twin: NoisyTwin, weights: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor | None,
@@ -212,6 +219,7 @@ class RayMeasurer:
 
     @property
     def pending(self) -> int:
+        """Tasks submitted whose results have not been yielded yet."""
         return len(self._refs) + len(self._backlog)
 
     def _put(self, obj: object) -> Any:
@@ -293,6 +301,7 @@ class RunPool:
 
     @property
     def pending(self) -> int:
+        """Runs submitted whose end has not been returned by :meth:`finished` yet."""
         return len(self._refs) + len(self._backlog)
 
     def submit(self, key: Any, module: str, argv: list[str], log: str | Path) -> None:

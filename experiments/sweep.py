@@ -206,7 +206,7 @@ def execute(plan: Plan, sweep_dir: Path, args: argparse.Namespace) -> list[tuple
             progress()
     else:
         with parallel.started(args):
-            pool = parallel.RunPool(cap=args.workers if args.address is not None else None)
+            pool = parallel.RunPool(cap=parallel.task_cap(args))
             for argv, d, _ in todo:
                 pool.submit(d, "experiments.szt", argv, log(d))
             while pool.pending:
