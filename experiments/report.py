@@ -38,6 +38,7 @@ from experiments.plotting import nearest_param
 
 
 def read_rows(run_dir: Path) -> list[dict]:
+    """The rows of ``run_dir``/metrics.csv, as strings."""
     with open(Path(run_dir) / "metrics.csv", newline="") as f:
         return list(csv.DictReader(f))
 
@@ -89,6 +90,9 @@ def compression_sentences(rows: list[dict], beta: float, layers=("T4", "T5")) ->
 
 @dataclass
 class Experiment:
+    """One section of results.md: the command ``run`` (its ``main``) run with ``args``, the figures of its run
+    folder copied into docs/figures/<name>/, and ``section(run_dir)``, the markdown made from its files."""
+
     name: str
     title: str
     run: Callable[[list[str]], object]
