@@ -67,7 +67,11 @@ def _num(v: str | None) -> float:
 
 
 def run_summary(run_dir: Path) -> list[dict]:
-    """The summary rows (SUMMARY_COLUMNS) of one szt run: one per layer and measured epoch."""
+    """The summary rows (SUMMARY_COLUMNS) of one szt run: one per layer and measured epoch where I(X;T) was
+    estimated.
+
+    Raises:
+        OSError / ValueError / KeyError: config.json or metrics.csv missing, unreadable or not a szt run's."""
     cfg = json.loads((run_dir / "config.json").read_text())
     rows = _read(run_dir / "metrics.csv")
     beta = float(cfg["beta"])
@@ -174,8 +178,9 @@ def _stem(act: str, beta: float, several: bool) -> str:
 
 
 def mi_vs_epoch(rows: Sequence[dict], path: Path, title: str) -> Path:
-    """Per layer (columns) I(X;T) and I(T;Y) (rows) against epoch: median over seeds, band = inter-quartile
-    range over seeds."""
+    """Per layer (columns) I(X;T) and I(T;Y) (rows, nats) against epoch: median over seeds, band =
+    inter-quartile range over seeds. ``rows``: the summary rows of one activation and beta; returns ``path``
+    (PNG)."""
     layers = _layers(rows)
     fig, axes = plt.subplots(2, len(layers), figsize=(3.3 * len(layers), 6.2), squeeze=False, sharex=True)
     n_seeds = len({r["seed"] for r in rows})
@@ -204,8 +209,9 @@ def mi_vs_epoch(rows: Sequence[dict], path: Path, title: str) -> Path:
 
 
 def information_planes(rows: Sequence[dict], path: Path, title: str) -> Path:
-    """One panel per layer: I(T;Y) against I(X;T) of every seed (a grey line per seed through its measured
-    epochs, points coloured by epoch)."""
+    """One panel per layer: I(T;Y) against I(X;T) (nats) of every seed (a grey line per seed through its
+    measured epochs, points coloured by epoch). ``rows``: the summary rows of one activation and beta; returns
+    ``path`` (PNG)."""
     layers = _layers(rows)
     fig, axes = plt.subplots(1, len(layers), figsize=(3.4 * len(layers) + 1.2, 3.9), squeeze=False)
     epochs = [int(r["epoch"]) for r in rows]
