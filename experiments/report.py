@@ -28,6 +28,7 @@ from experiments import (
     compare_report,
     mnist_cnn,
     orthonormal,
+    runs,
     single_neuron,
     spiral,
     sweep,
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> Path:
                 parts += [f"![{exp.name} {fig[:-4].replace('_', ' ')}](figures/{exp.name}/{fig})", ""]
         if exp.section is not None:
             parts += [_localise(exp.section(run_dir), docs, exp.name), ""]
-        parts += [f"Run folder: `{sweep_summary.shown(run_dir)}`.", ""]
+        parts += [f"Run folder: `{runs.shown(run_dir)}`.", ""]
     for lines in kept.values():  # sections of results.md this report does not make
         parts += lines
     docs.mkdir(parents=True, exist_ok=True)

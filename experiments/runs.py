@@ -229,3 +229,9 @@ class Run:
 
 class UnsafeCheckpoint(ValueError):
     """A checkpoint file that would run code if it were unpickled (refused; never loaded)."""
+
+
+def shown(path: Path) -> Path:
+    """``path`` relative to the working folder where it lies below it (docs name no machine's folders)."""
+    here = Path.cwd().resolve()
+    return path.resolve().relative_to(here) if path.resolve().is_relative_to(here) else path

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from experiments import plotting  # noqa: E402
-from experiments.runs import atomic_write_bytes  # noqa: E402
+from experiments.runs import atomic_write_bytes, shown  # noqa: E402
 
 SUMMARY_COLUMNS = (
     "run_id", "activation", "beta", "seed", "epochs", "epoch", "layer", "layer_dim",
@@ -311,12 +311,6 @@ def reading(stats: Sequence[dict], summary: Sequence[dict]) -> str:
     return " ".join(parts)
 
 
-def shown(path: Path) -> Path:
-    """``path`` relative to the working folder where it lies below it (docs name no machine's folders)."""
-    here = Path.cwd().resolve()
-    return path.resolve().relative_to(here) if path.resolve().is_relative_to(here) else path
-
-
 def results_section(sweep_dir: str | Path) -> str:
     """A markdown section on a finished sweep for docs/results.md: settings, the compression table, a
     paragraph generated from it, and the figures (linked where they are; the report copies them)."""
@@ -333,7 +327,7 @@ def results_section(sweep_dir: str | Path) -> str:
             "when the two 95% intervals do not overlap. The binned entropy and the class distance ratio "
             "\"fall too\" when they are lower at the last epoch than at the peak epoch."), "",
            compression_markdown(stats, delta), "", reading(stats, summary), ""]
-    several = len(cfg["betas"]) > 1
+    several = len({b for _, b in _groups(summary)}) > 1  # as write() names the figures
     for act, beta in _groups(summary):
         stem = _stem(act, beta, several)
         for name, what in (("mi_vs_epoch", "against epoch"), ("information_planes", "information planes")):
