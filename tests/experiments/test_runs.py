@@ -8,9 +8,7 @@ import pytest
 import torch
 
 from experiments import szt
-from experiments.loop import train_and_measure
 from experiments.runs import COLUMNS, Run, UnsafeCheckpoint, log_schedule
-from noisynet import NoisyTwin, Trainer, mlp
 
 
 def test_log_schedule():
@@ -35,25 +33,9 @@ def test_metrics_are_appended_and_a_partial_line_is_repaired(tmp_path):
     assert len(rows) == 1 and float(rows[0]["value"]) == 1.5 and list(rows[0]) == list(COLUMNS)
 
 
-def _setup(root, run_id="r"):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 2, (64, 6), generator=g).float()
-    y = (x[:, 0] + x[:, 1] > 0).long()
-    twin = NoisyTwin(mlp((6, 4, 3, 2), "tanh", seed=0), 0.05)
-    trainer = Trainer(twin, x[:48], y[:48], x[48:], y[48:], lr=1e-2, batch_size=16, seed=0)
-    run = Run(root, "toy", run_id, {"k": 1}, resume=(root / "toy" / run_id).exists())
-    return run, trainer, twin, x, y
-
-
-FLOW = {"replicas": 8, "n_mc": 2, "n_query": 2, "diagnostics": True}
-
-
-def test_interrupted_run_resumes_without_losing_or_duplicating_rows(tmp_path):
-    schedule = [0, 1, 2, 4]
+def test_interrupted_run_resumes_without_losing_or_duplicating_rows(tmp_path, toy):
     full = tmp_path / "full"
-    run, trainer, twin, x, y = _setup(full)
-    train_and_measure(run, trainer, twin, x, y, schedule, seed=0, flow=FLOW, desc="toy")
-    reference = run.rows()
+    reference = toy.train(full)
 
     # an interruption in the middle of epoch 2's measurement: rows of layer T2 at epoch 2 cut short
     cut = tmp_path / "cut"
@@ -68,11 +50,9 @@ def test_interrupted_run_resumes_without_losing_or_duplicating_rows(tmp_path):
         f.write("2,T2,3,H_bin,binn")  # and a partial line
     for p in (cut / "toy" / "r" / "checkpoints").glob("epoch_000004.pt"):
         p.unlink()
-    run, trainer, twin, x, y = _setup(cut)
-    train_and_measure(run, trainer, twin, x, y, schedule, seed=0, flow=FLOW, desc="toy")
-    resumed = run.rows()
+    resumed = toy.train(cut)
 
-    key = lambda r: (r["epoch"], r["layer"], r["quantity"], r["estimator"], r["param"])  # noqa: E731
+    key = toy.key
     assert len(resumed) == len(reference) == len({key(r) for r in reference})
     ref = {key(r): r for r in reference}
     for r in resumed:
@@ -97,38 +77,14 @@ def test_szt_command_smoke(tmp_path, capsys):
     assert "I(X;T)" in out and str(run.dir) in out
 
 
-def _reference(tmp_path):
+def _reference(tmp_path, toy):
     full = tmp_path / "full"
-    run, trainer, twin, x, y = _setup(full)
-    train_and_measure(run, trainer, twin, x, y, SCHEDULE, seed=0, flow=FLOW, desc="toy")
-    return full, run.rows()
-
-
-SCHEDULE = [0, 1, 2, 4]
-
-
-def _key(r):
-    return r["epoch"], r["layer"], r["quantity"], r["estimator"], r["param"]
-
-
-def _same_rows(resumed, reference):
-    """The same measurements, each once, with the same values (all columns but the time taken)."""
-    assert sorted(map(_key, resumed)) == sorted(map(_key, reference))
-    ref = {_key(r): r for r in reference}
-    for r in resumed:
-        assert {k: v for k, v in r.items() if k != "seconds"} == {
-            k: v for k, v in ref[_key(r)].items() if k != "seconds"}, _key(r)
-
-
-def _resume(path):
-    run, trainer, twin, x, y = _setup(path)
-    train_and_measure(run, trainer, twin, x, y, SCHEDULE, seed=0, flow=FLOW, desc="toy")
-    return run.rows()
+    return full, toy.train(full)
 
 
 @pytest.mark.parametrize("keep", [0.4, 0.0, None])  # truncated to 40%, emptied, deleted
-def test_resume_measures_again_every_epoch_whose_rows_are_missing(tmp_path, keep):
-    full, reference = _reference(tmp_path)
+def test_resume_measures_again_every_epoch_whose_rows_are_missing(tmp_path, keep, toy):
+    full, reference = _reference(tmp_path, toy)
     cut = tmp_path / "cut"
     shutil.copytree(full, cut)
     metrics = cut / "toy" / "r" / "metrics.csv"
@@ -137,12 +93,12 @@ def test_resume_measures_again_every_epoch_whose_rows_are_missing(tmp_path, keep
     else:
         lines = metrics.read_text().splitlines(keepends=True)
         metrics.write_text("".join(lines[: 1 + int(keep * (len(lines) - 1))]))
-    _same_rows(_resume(cut), reference)
+    toy.same_rows(toy.train(cut), reference)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint" * 20, "truncated"])
-def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, content):
-    full, reference = _reference(tmp_path)
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, content, toy):
+    full, reference = _reference(tmp_path, toy)
     cut = tmp_path / "cut"
     shutil.copytree(full, cut)
     newest = cut / "toy" / "r" / "checkpoints" / "epoch_000004.pt"
@@ -151,7 +107,7 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, co
     lines = metrics.read_text().splitlines(keepends=True)
     metrics.write_text("".join(l for l in lines if not l.startswith("4,")))  # epoch 4 not measured yet
     with pytest.warns(UserWarning, match="epoch_000004.pt is not a readable checkpoint.*earlier checkpoint"):
-        _same_rows(_resume(cut), reference)
+        toy.same_rows(toy.train(cut), reference)
     assert torch.load(newest, weights_only=True)["epoch"] == 4  # written anew
 
 
@@ -167,11 +123,11 @@ class _Payload:
         return os.system, (f"touch {self.marker}",)
 
 
-def test_a_planted_checkpoint_is_refused_and_nothing_runs(tmp_path):
-    full, _ = _reference(tmp_path)
+def test_a_planted_checkpoint_is_refused_and_nothing_runs(tmp_path, toy):
+    full, _ = _reference(tmp_path, toy)
     marker = tmp_path / "executed"
     newest = full / "toy" / "r" / "checkpoints" / "epoch_000004.pt"
     torch.save({"model": _Payload(marker), "epoch": 4}, newest)
     with pytest.raises(UnsafeCheckpoint, match=r"epoch_000004.pt refers to posix.system.*refused"):
-        _resume(full)
+        toy.train(full)
     assert not marker.exists()
