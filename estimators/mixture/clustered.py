@@ -19,13 +19,13 @@ CHUNK components that stay within neighbouring grid rows (:func:`estimators.mixt
 is summed for every query of every group that needs any part of it (a superset, which is exact). For each
 chunk one matrix product gives e - s_q, the exponent relative to the own term's s_q = -||z||^2 / (2 beta^2):
 in float32, centred on the chunk's mean, where the chunk is narrow enough for that product's bound
-(:func:`_local_product`), else in float64 from the augmented queries [q, 1, -||q||^2 / (2 beta^2) - s_q] and
+(:func:`_local_queries`), else in float64 from the augmented queries [q, 1, -||q||^2 / (2 beta^2) - s_q] and
 the chunk's [c / beta^2, -||c||^2 / (2 beta^2), 1]. Its exponential and the product with the chunk's weights
 are taken in float32 where their round-off fits a tenth of tol, in float64 otherwise.
 
 **Round-off** (per query, both directions; Higham 2002, section 3.1): the float64 product and the
 augmented entries are off by at most 3 gamma_{d+3} ((||q|| + max ||c||)^2 / beta^2 + |s_q|), the centred
-float32 product by the bound :func:`_local_product` reports (the larger of the two is kept); in float32,
+float32 product by the bound :func:`_local_queries` reports (the larger of the two is kept); in float32,
 e - s_q (at most ||z||^2 / (2 beta^2) <= LIMIT) is rounded (relative 2^-24) after raising values below
 -FLOOR to -FLOOR (each term rises by at most exp(-FLOOR) times its weight, an excess bounded separately),
 and a chunk's sum of at most CHUNK weighted exponentials (1 ulp each) is off by at most
@@ -69,6 +69,7 @@ class Layout:
         self.w32 = self.w64.to(torch.float32)
         self.wcum = torch.cat([torch.zeros(1, w.shape[1], dtype=torch.float64, device=mix.device), w.cumsum(0)])
         self.c_max = float(c.comp_sq.max().sqrt())
+        self.beta = mix.beta
 
 
 def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
@@ -81,9 +82,8 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     grid = lay.grid
     c = mix.exact
     k = c.member_of[owner]
-    zc = z + c.own_offset[owner]
-    q = c.comp[k] + zc
-    shift = -(zc**2).sum(1) * inv2  # the own term's exponent
+    q = c.comp[k] + z  # exact merging: no offsets
+    shift = -(z**2).sum(1) * inv2  # the own term's exponent
     n_q, s = q.shape[0], c.log_w.shape[1]
     near = (-shift <= LIMIT).nonzero().reshape(-1)
     vals = torch.empty(n_q, s, dtype=torch.float64, device=dev)
@@ -92,7 +92,7 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     if near.numel() < n_q:  # far draws: dense, exact up to its round-off
         far = (-shift > LIMIT).nonzero().reshape(-1)
         vals[far] = dense.evaluate(mix, q[far])
-        above[far] = below[far] = mix.dense_roundoff(q[far])
+        above[far] = below[far] = mix.dense_roundoff((q[far] ** 2).sum(1))
     if not near.numel():
         return vals, above, below
     q, shift, k = q[near], shift[near], k[near]
@@ -113,39 +113,34 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     q_o, shift_o = q[order_t], shift[order_t]
     qaug = torch.cat([q_o, torch.ones(q_o.shape[0], 1, dtype=torch.float64, device=dev),
                       (-(q_o**2).sum(1) * inv2 - shift_o)[:, None]], 1)
-    single = 2.0 * gamma(CHUNK + 4, U32) + FLOOR * U32 <= mix.tol_round  # float32 exp and sums
-    local_budget = mix.tol_round - 2.0 * gamma(CHUNK + 4, U32)  # float32 products where within this
+    budget = mix.tol - mix.tol_trunc  # round-off: no merging on this path, so its share goes here too
+    single = 2.0 * gamma(CHUNK + 4, U32) + FLOOR * U32 <= budget  # float32 exp and sums
+    local_budget = budget - 2.0 * gamma(CHUNK + 4, U32)  # float32 products where within this
     sums = torch.zeros(q_o.shape[0], s, dtype=torch.float64, device=dev)
     # exponent error per query: the float64 product's, plus float32 rounding where it ran in float32
     e_err = 3.0 * gamma(d + 3) * ((q_o.norm(dim=1) + lay.c_max) ** 2 / beta**2 - shift_o)
     e_err += FLOOR * U32 if single else 0.0
     rows = torch.as_tensor(p.rows, device=dev)
-    # chunks wide enough to gain from float32 products, and narrow enough in space for their bound
-    centre, radius = _chunk_balls(lay, p.c_start, p.c_end)
-    try_local = single & (p.c_end - p.c_start >= LOCAL_MIN) & (
-        gamma(d + 5, U32) * radius**2 * inv2 <= local_budget)
-    for j in range(p.c_start.size):
+    # chunks one by one: float32 products centred on the chunk where wide enough and within the bound
+    used = np.flatnonzero(np.diff(p.row_start) > 0)
+    centre, radius = _chunk_balls(lay, p.c_start[used], p.c_end[used])
+    for i, j in enumerate(used):
         idx = rows[p.row_start[j] : p.row_start[j + 1]]
         lo, hi = int(p.c_start[j]), int(p.c_end[j])
-        if not idx.numel():
-            continue
         step = mix.rows(12 * (hi - lo))
         for b in range(0, idx.numel(), step):
             ii = idx[b : b + step]
-            local = None
-            if try_local[j]:
-                local = _local_product(lay.comp[lo:hi], centre[j], float(radius[j]), q_o[ii], shift_o[ii], beta,
-                                       local_budget)
-            if local is not None:
-                e32, bound = local
-                e_err[ii] = torch.maximum(e_err[ii], bound)
-            elif single:
-                e32 = (qaug[ii] @ lay.caug[:, lo:hi]).to(torch.float32)
-            if single:
-                part = lay.w32[:, lo:hi] @ e32.clamp_(min=-FLOOR).exp_().T
+            if single and hi - lo >= LOCAL_MIN:
+                bound, qa = _local_queries(centre[i], float(radius[i]), q_o[ii], shift_o[ii], beta)
+                ok = bound <= local_budget
+                if not bool(ok.all()):  # these rows keep the float64 product
+                    _block(lay, lo, hi, ii[~ok], qaug[ii[~ok]], sums, single)
+                    ii, bound, qa = ii[ok], bound[ok], qa[ok]
+                if ii.numel():
+                    e_err[ii] = torch.maximum(e_err[ii], bound)
+                    _block(lay, lo, hi, ii, qa, sums, single, centre[i])
             else:
-                part = lay.w64[:, lo:hi] @ (qaug[ii] @ lay.caug[:, lo:hi]).exp_().T
-            sums.index_add_(0, ii, part.T.to(torch.float64))
+                _block(lay, lo, hi, ii, qaug[ii], sums, single)
 
     # bounds
     lse = torch.log(sums) + shift_o[:, None]
@@ -175,21 +170,35 @@ def _chunk_balls(lay: Layout, start: np.ndarray, end: np.ndarray) -> tuple[torch
     return centre, radius.cpu().numpy()
 
 
-def _local_product(c: torch.Tensor, m: torch.Tensor, rho: float, q: torch.Tensor, shift: torch.Tensor,
-                   beta: float, budget: float):
-    """The exponents e - s_q of queries q (b, d) over a chunk's components c (w, d) by a float32 product
-    centred on the chunk's mean m (no component farther than rho from it), with a = q - m and b = c - m:
-    [a, 1, -||a||^2 / (2 beta^2) - s_q] . [b / beta^2, -||b||^2 / (2 beta^2), 1]. Rounding the entries and
-    summing d + 2 products is off by at most gamma_{d+5}(2^-24) (||a|| rho / beta^2 + rho^2 / (2 beta^2) +
-    | ||a||^2 / (2 beta^2) + s_q |) (Higham 2002, section 3.1). Returns (exponents (b, w) float32, bound
-    (b,)), or None where a bound exceeds ``budget``."""
-    rel = c - m
+def _local_queries(m: torch.Tensor, rho: float, q: torch.Tensor, shift: torch.Tensor, beta: float):
+    """The queries' side of the float32 product centred on a chunk's mean m (no component farther than rho
+    from it): with a = q - m and b = c - m, the exponent e - s_q is
+    [a, 1, -||a||^2 / (2 beta^2) - s_q] . [b / beta^2, -||b||^2 / (2 beta^2), 1]. Rounding the entries to
+    float32 and summing d + 2 products is off by at most gamma_{d+5}(2^-24) (||a|| rho / beta^2 +
+    rho^2 / (2 beta^2) + | ||a||^2 / (2 beta^2) + s_q |) (Higham 2002, section 3.1). Returns (that bound (b,)
+    float64, the augmented queries (b, d + 2) float32)."""
     a = q - m
     na = a.norm(dim=1)
     inv2 = 1.0 / (2.0 * beta**2)
     bound = gamma(q.shape[1] + 5, U32) * (na * rho / beta**2 + rho**2 * inv2 + (na**2 * inv2 + shift).abs())
-    if float(bound.max()) > budget:
-        return None
     qa = torch.cat([a, torch.ones_like(na)[:, None], (-(na**2) * inv2 - shift)[:, None]], 1).to(torch.float32)
-    cb = torch.cat([rel / beta**2, -(rel**2).sum(1, keepdim=True) * inv2, torch.ones_like(rel[:, :1])], 1)
-    return qa @ cb.to(torch.float32).T, bound
+    return bound, qa
+
+
+def _block(lay: Layout, lo: int, hi: int, ii: torch.Tensor, qa: torch.Tensor, sums: torch.Tensor, single: bool,
+           m: torch.Tensor | None = None) -> None:
+    """Add sum_k w_k exp(e_k - s_q) over the components lo:hi to ``sums`` at the rows ii: from the float64
+    augmented queries qa (b, d + 2) over ``lay.caug``, or (m given) from float32 ones centred on m
+    (:func:`_local_queries`); exponentials and the weighted sum in float32 where ``single``."""
+    if m is not None:
+        rel = lay.comp[lo:hi] - m
+        inv2 = 1.0 / (2.0 * lay.beta**2)
+        cb = torch.cat([rel / lay.beta**2, -(rel**2).sum(1, keepdim=True) * inv2, torch.ones_like(rel[:, :1])], 1)
+        e = qa @ cb.to(torch.float32).T
+    else:
+        e = qa @ lay.caug[:, lo:hi]
+    if single:
+        part = lay.w32[:, lo:hi] @ e.to(torch.float32).clamp_(min=-FLOOR).exp_().T
+    else:
+        part = lay.w64[:, lo:hi] @ e.exp_().T
+    sums.index_add_(0, ii, part.T.to(torch.float64))

@@ -99,7 +99,7 @@ class PrincipalGrid:
 def side_for(d: int, beta: float, log_inv_w: float, tol_trunc: float) -> float:
     """Cell side: half the truncation distance of a typical query (offset sqrt(d) beta, see
     :mod:`estimators.mixture.clustered`), so that a ball of that radius spans about 5 cells per axis."""
-    return 0.5 * math.sqrt(d * beta**2 + 2.0 * beta**2 * (log_inv_w + math.log(1.0 / tol_trunc)))
+    return 1.5 * math.sqrt(d * beta**2 + 2.0 * beta**2 * (log_inv_w + math.log(1.0 / tol_trunc)))
 
 
 CHUNK = 512  # sorted components per chunk (a block's width)
