@@ -34,7 +34,7 @@ def draw_blocks(
     for a in range(0, n, rows):
         b = min(n, a + rows)
         with engine_threads():
-            z = torch.randn((b - a, n_mc, d), generator=generator, dtype=torch.float64) * beta
+            z = torch.randn((b - a, n_mc, d), generator=generator, dtype=torch.float64).mul_(beta)
         yield slice(a, b), z.to(device) if device is not None else z
 
 

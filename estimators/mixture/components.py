@@ -56,13 +56,14 @@ def unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @dataclass(frozen=True)
 class Components:
     """A set of (merged) components: means (k, d) centred, their squared norms, the component of each
-    original centre, each centre's offset from its component, log column weights (k, S) (-inf where a
+    original centre, each centre's offset from its component (None where all are zero, as after exact
+    merging), log column weights (k, S) (-inf where a
     column has no weight) and, per component, -ln of its smallest positive weight (truncation radius)."""
 
     comp: torch.Tensor
     comp_sq: torch.Tensor
     member_of: torch.Tensor
-    own_offset: torch.Tensor
+    own_offset: torch.Tensor | None
     log_w: torch.Tensor
     log_inv_w: torch.Tensor
 
@@ -73,8 +74,9 @@ class Components:
         smallest = torch.where(cw > 0, cw, torch.inf).min(dim=1).values
         smallest = torch.where(torch.isfinite(smallest), smallest, float(w[w > 0].min()))  # weightless
         t = lambda a: torch.as_tensor(a, device=device)
-        return cls(t(comp), t((comp**2).sum(1)), t(member_of), t(x - comp[member_of]), t(torch.log(cw)),
-                   t(-torch.log(smallest)))
+        offset = x - comp[member_of]
+        return cls(t(comp), t((comp**2).sum(1)), t(member_of), t(offset) if offset.any() else None,
+                   t(torch.log(cw)), t(-torch.log(smallest)))
 
 
 def snap(comp: np.ndarray, member_of: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray, float]:

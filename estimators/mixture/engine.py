@@ -172,11 +172,10 @@ class GaussianMixture:
         allows (fewer, larger blocks cost less Python overhead than they lose in cache)."""
         return max(1, min(self.budget // row_bytes, max(64, self.block // row_bytes)))
 
-    def dense_roundoff(self, q: torch.Tensor) -> torch.Tensor:
+    def dense_roundoff(self, q_sq: torch.Tensor) -> torch.Tensor:
         """(q, 1) bound on the exponent error of the expansion ||q||^2 + ||c||^2 - 2 q.c of centred queries
-        (q, d): 2 gamma_{d+2} (||q||^2 + max ||c||^2) / (2 beta^2)."""
-        q_sq = (q**2).sum(1, keepdim=True)
-        return 2.0 * gamma(self.d + 2) * (q_sq + self.exact.comp_sq.max()) / (2.0 * self.beta**2)
+        with squared norms at most q_sq (q,): 2 gamma_{d+2} (||q||^2 + max ||c||^2) / (2 beta^2)."""
+        return 2.0 * gamma(self.d + 2) * (q_sq[:, None] + self.exact.comp_sq.max()) / (2.0 * self.beta**2)
 
     def _pick(self, n_queries: int, n_owners: int) -> str:
         """The path of least estimated time for n_queries queries around n_owners centres, from the
@@ -230,17 +229,18 @@ class GaussianMixture:
             vals, above, below = clustered.evaluate(self, owner, z)
             return LogDensity(vals + self.log_norm, above, below)
         if path == "dense":
-            c = self.exact
-            q = c.comp[c.member_of[owner]] + z + c.own_offset[owner]
+            q = self.exact.comp[self.exact.member_of[owner]] + z  # exact merging: no offsets
             vals = dense.evaluate(self, q)
             above = torch.zeros_like(vals)
             eps = torch.zeros(owner.shape[0], 1, dtype=torch.float64, device=self.device)
+            q_sq = (q**2).sum(1)
         else:
             c = self.merged
-            k, zc = c.member_of[owner], z + c.own_offset[owner]  # offset from the owner's (merged) component
+            k = c.member_of[owner]
+            zc = z if c.own_offset is None else z + c.own_offset[owner]  # offset from the owner's component
             vals, above, eps = lists.evaluate(self, k, zc)
-            q = c.comp[k] + zc
-        roundoff = self.dense_roundoff(q)
+            q_sq = (c.comp_sq[k].sqrt() + zc.norm(dim=1)) ** 2  # ||q|| <= ||c_k|| + ||zc||
+        roundoff = self.dense_roundoff(q_sq)
         above = above + eps + roundoff
         below = (eps + roundoff).expand_as(vals).clone()
         return LogDensity(vals + self.log_norm, above, below)

@@ -93,6 +93,7 @@ def lse_grouped(mix, own, lists, reach, g, zc, znorm):
         e_ = min(end, a + mix.rows(8 * (cap * (2 * width + mix.d + 2 * s) + width * (mix.d + s))))
         o = by_key[a:e_]
         n_o, width = o.numel(), int(n_found[o].max()) or 1
+        cap = int(counts[o].max())  # pad to the largest group of the block, not the bucket's bound
         fo = found[o, :width]
         lst = torch.where(fo, lists[o, :width], own[o][:, None])
         rel = mix.merged.comp[lst] - mix.merged.comp[own[o]][:, None, :]  # (n_o, L, d)
@@ -102,18 +103,24 @@ def lse_grouped(mix, own, lists, reach, g, zc, znorm):
         w_in = w.sum(1)
         qs = order[q_first[a] : q_first[a] + int(counts[o].sum())]
         local = torch.repeat_interleave(torch.arange(n_o, device=dev), counts[o])
-        pos = torch.arange(qs.numel(), device=dev) - (torch.cumsum(counts[o], 0) - counts[o])[local]
-        z_pad = torch.zeros(n_o, cap, mix.d, dtype=torch.float64, device=dev)
-        z_pad[local, pos] = zc[qs]
-        zsq = torch.zeros(n_o, cap, dtype=torch.float64, device=dev)
-        zsq[local, pos] = znorm[qs] ** 2
+        zsq_q = znorm[qs] ** 2
+        full = qs.numel() == n_o * cap  # every owner of the block has cap queries (n_MC each): no padding
+        if full:
+            z_pad, zsq = zc[qs].view(n_o, cap, mix.d), zsq_q.view(n_o, cap)
+        else:
+            pos = torch.arange(qs.numel(), device=dev) - (torch.cumsum(counts[o], 0) - counts[o])[local]
+            z_pad = torch.zeros(n_o, cap, mix.d, dtype=torch.float64, device=dev)
+            z_pad[local, pos] = zc[qs]
+            zsq = torch.zeros(n_o, cap, dtype=torch.float64, device=dev)
+            zsq[local, pos] = zsq_q
         # -||zc - rel||^2 / (2 beta^2), -inf where no neighbour was found
         e = torch.baddbmm(rel_sq[:, None, :] + zsq[:, :, None], z_pad, rel.transpose(1, 2), beta=-inv2,
                           alpha=2.0 * inv2).masked_fill_(~fo[:, None, :], -math.inf)
         top = e.amax(2, keepdim=True)
         total = torch.bmm(torch.exp_(e.sub_(top)), w)  # (n_o, cap, S): one exp per pair for every column
-        lse = (top + torch.log(total))[local, pos]
-        rnd = 2.0 * gam * (znorm[qs] ** 2 + far[local] ** 2) * inv2
+        lse = top + torch.log(total)
+        lse = lse.view(-1, s) if full else lse[local, pos]
+        rnd = 2.0 * gam * (zsq_q + far[local] ** 2) * inv2
         vals[qs], above[qs], eps[qs] = list_bounds(mix, lse, w_in[local], far[local], znorm[qs],
                                                          reach[o][local], rnd)
         a = e_
@@ -139,7 +146,9 @@ def evaluate(mix, k: torch.Tensor, zc: torch.Tensor):
     pts = mix.merged.comp[owners].cpu().numpy()
     per_pair = 8 * (mix.d + 2 * s + 8)
     rest = torch.arange(owners.numel(), device=dev)
-    for kk in (1, 16, 128):  # an isolated owner needs only itself, a clustered one more
+    # an isolated owner needs only itself, a clustered one more; tiers below the typical neighbour count
+    # (mix.near) would complete few owners, and are skipped
+    for kk in [t for t in (1, 16, 128) if t >= mix.near or t == 128]:
         kk = min(kk, n_comp)
         # the kk + 1 nearest within the largest radius (a bounded search prunes most of the tree)
         ub = float(radius[rest].max())
