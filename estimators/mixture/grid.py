@@ -97,8 +97,12 @@ class PrincipalGrid:
 
 
 def side_for(d: int, beta: float, log_inv_w: float, tol_trunc: float) -> float:
-    """Cell side: half the truncation distance of a typical query (offset sqrt(d) beta, see
-    :mod:`estimators.mixture.clustered`), so that a ball of that radius spans about 5 cells per axis."""
+    """Cell side: 1.5 times the truncation distance of a typical query (offset sqrt(d) beta, see
+    :mod:`estimators.mixture.clustered`), so that a group's ball reaches at most one cell beyond its own
+    per axis (at most 3^(g-1) rows per group). Finer cells select fewer candidates where the projection
+    separates the components, but cut clusters into more rows, chunks and blocks, each with a fixed cost;
+    measured over the clustered benchmark (d = 3, 4, 10; spreads 0.1 to 10 beta), 1 to 1.5 was fastest
+    everywhere and 0.5 up to 2 times slower (benchmarks/README.md, "Path choice")."""
     return 1.5 * math.sqrt(d * beta**2 + 2.0 * beta**2 * (log_inv_w + math.log(1.0 / tol_trunc)))
 
 

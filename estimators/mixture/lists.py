@@ -15,8 +15,8 @@ import math
 import numpy as np
 import torch
 
-from estimators.mixture.roundoff import gamma
-from estimators.mixture.threads import tree_workers
+from estimators.mixture.roundoff import LOG2E, gamma
+from estimators.mixture.threads import run_parts, tree_workers
 
 
 def owner_radius(mix, owners: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
@@ -81,49 +81,61 @@ def lse_grouped(mix, own, lists, reach, g, zc, znorm):
     rank[by_key] = torch.arange(n_own, device=dev)
     order = torch.argsort(rank[g], stable=True)  # queries by their owner's rank
     q_first = torch.cumsum(counts[by_key], 0) - counts[by_key]  # first query (in order) of each rank
-    gam = gamma(mix.d + 2)
+    gam = gamma(mix.d + 4)  # the expansion's d + 2 terms, and the log2(e) scaling
     inv2 = 1.0 / (2.0 * mix.beta**2)
     vals = torch.empty(b, s, dtype=torch.float64, device=dev)
     above, eps = torch.empty_like(vals), torch.empty(b, 1, dtype=torch.float64, device=dev)
     a = int((counts[by_key] == 0).sum())  # owners without queries sort first (key 0, count 0): skip
+    blocks = []  # (first, end) ranks of owner blocks within the memory budget
     while a < n_own:
         cap = 1 << int(key[by_key[a]])  # the bucket's padded group size
         end = a + int((key[by_key[a:]] == key[by_key[a]]).sum())  # the bucket's end
         width = int(n_found[by_key[end - 1]]) or 1  # its longest list (sorted by length)
         e_ = min(end, a + mix.rows(8 * (cap * (2 * width + mix.d + 2 * s) + width * (mix.d + s))))
-        o = by_key[a:e_]
-        n_o, width = o.numel(), int(n_found[o].max()) or 1
-        cap = int(counts[o].max())  # pad to the largest group of the block, not the bucket's bound
-        fo = found[o, :width]
-        lst = torch.where(fo, lists[o, :width], own[o][:, None])
-        rel = mix.merged.comp[lst] - mix.merged.comp[own[o]][:, None, :]  # (n_o, L, d)
-        rel_sq = (rel**2).sum(2)
-        far = torch.where(fo, rel_sq, 0.0).amax(1).sqrt()
-        w = torch.where(fo[:, :, None], torch.exp(mix.merged.log_w[lst]), 0.0)  # (n_o, L, S)
-        w_in = w.sum(1)
-        qs = order[q_first[a] : q_first[a] + int(counts[o].sum())]
-        local = torch.repeat_interleave(torch.arange(n_o, device=dev), counts[o])
-        zsq_q = znorm[qs] ** 2
-        full = qs.numel() == n_o * cap  # every owner of the block has cap queries (n_MC each): no padding
-        if full:
-            z_pad, zsq = zc[qs].view(n_o, cap, mix.d), zsq_q.view(n_o, cap)
-        else:
-            pos = torch.arange(qs.numel(), device=dev) - (torch.cumsum(counts[o], 0) - counts[o])[local]
-            z_pad = torch.zeros(n_o, cap, mix.d, dtype=torch.float64, device=dev)
-            z_pad[local, pos] = zc[qs]
-            zsq = torch.zeros(n_o, cap, dtype=torch.float64, device=dev)
-            zsq[local, pos] = zsq_q
-        # -||zc - rel||^2 / (2 beta^2), -inf where no neighbour was found
-        e = torch.baddbmm(rel_sq[:, None, :] + zsq[:, :, None], z_pad, rel.transpose(1, 2), beta=-inv2,
-                          alpha=2.0 * inv2).masked_fill_(~fo[:, None, :], -math.inf)
-        top = e.amax(2, keepdim=True)
-        total = torch.bmm(torch.exp_(e.sub_(top)), w)  # (n_o, cap, S): one exp per pair for every column
-        lse = top + torch.log(total)
-        lse = lse.view(-1, s) if full else lse[local, pos]
-        rnd = 2.0 * gam * (zsq_q + far[local] ** 2) * inv2
-        vals[qs], above[qs], eps[qs] = list_bounds(mix, lse, w_in[local], far[local], znorm[qs],
-                                                         reach[o][local], rnd)
+        blocks.append((a, e_))
         a = e_
+
+    def run(part: list[tuple[int, int]]) -> None:
+        """Evaluate the blocks of ``part``; each writes only its own queries' rows."""
+        for a, e_ in part:
+            o = by_key[a:e_]
+            n_o, width = o.numel(), int(n_found[o].max()) or 1
+            cap = int(counts[o].max())  # pad to the largest group of the block, not the bucket's bound
+            fo = found[o, :width]
+            lst = torch.where(fo, lists[o, :width], own[o][:, None])
+            rel = mix.merged.comp[lst] - mix.merged.comp[own[o]][:, None, :]  # (n_o, L, d)
+            rel_sq = (rel**2).sum(2)
+            far = torch.where(fo, rel_sq, 0.0).amax(1).sqrt()
+            w = torch.where(fo[:, :, None], torch.exp(mix.merged.log_w[lst]), 0.0)  # (n_o, L, S)
+            w_in = w.sum(1)
+            qs = order[q_first[a] : q_first[a] + int(counts[o].sum())]
+            local = torch.repeat_interleave(torch.arange(n_o, device=dev), counts[o])
+            zsq_q = znorm[qs] ** 2
+            full = qs.numel() == n_o * cap  # every owner of the block has cap queries (n_MC each): no padding
+            if full:
+                z_pad, zsq = zc[qs].view(n_o, cap, mix.d), zsq_q.view(n_o, cap)
+            else:
+                pos = torch.arange(qs.numel(), device=dev) - (torch.cumsum(counts[o], 0) - counts[o])[local]
+                z_pad = torch.zeros(n_o, cap, mix.d, dtype=torch.float64, device=dev)
+                z_pad[local, pos] = zc[qs]
+                zsq = torch.zeros(n_o, cap, dtype=torch.float64, device=dev)
+                zsq[local, pos] = zsq_q
+            # -||zc - rel||^2 / (2 beta^2) in base 2 (times log2(e): exp2 is cheaper than exp), -inf where no
+            # neighbour was found
+            e = torch.baddbmm(rel_sq[:, None, :] + zsq[:, :, None], z_pad, rel.transpose(1, 2), beta=-inv2 * LOG2E,
+                              alpha=2.0 * inv2 * LOG2E).masked_fill_(~fo[:, None, :], -math.inf)
+            top = e.amax(2, keepdim=True)
+            total = torch.bmm(torch.exp2_(e.sub_(top)), w)  # (n_o, cap, S): one exp2 per pair for every column
+            lse = (top + torch.log2(total)) * math.log(2.0)
+            lse = lse.view(-1, s) if full else lse[local, pos]
+            rnd = 2.0 * gam * (zsq_q + far[local] ** 2) * inv2
+            vals[qs], above[qs], eps[qs] = list_bounds(mix, lse, w_in[local], far[local], znorm[qs], reach[o][local],
+                                                       rnd)
+
+    # two parts of about equal queries, run side by side where cores allow (the same values either way)
+    n_q = np.cumsum([int(counts[by_key[a:e_]].sum()) for a, e_ in blocks])
+    cut = int(np.searchsorted(n_q, n_q[-1] / 2)) + 1 if blocks else 0
+    run_parts(run, [blocks[:cut], blocks[cut:]])
     return vals, above, eps
 
 

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import torch
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @contextlib.contextmanager
@@ -43,3 +48,16 @@ def tree_workers() -> int:
         cores = os.cpu_count() or 1
     cap = os.environ.get("OMP_NUM_THREADS", "")
     return min(cores, int(cap)) if cap.isdigit() and int(cap) > 0 else cores
+
+
+def run_parts(fn: Callable[[T], R], parts: Sequence[T], threads: int | None = None) -> list[R]:
+    """[fn(part) for part in parts], the parts on up to ``threads`` (default :func:`tree_workers`) threads at
+    once: torch releases the GIL inside its operations, so parts of single-threaded work run side by side,
+    and split once they never wait on each other (a busy core delays them at most as much as it delays one
+    thread). Worth it where each operation is large: many small ones contend for the GIL instead. The
+    results do not depend on the thread count; exceptions propagate."""
+    n = min(len(parts), tree_workers() if threads is None else threads)
+    if n <= 1:
+        return [fn(part) for part in parts]
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(fn, parts))
