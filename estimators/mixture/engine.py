@@ -174,8 +174,9 @@ class GaussianMixture:
 
     def dense_roundoff(self, q_sq: torch.Tensor) -> torch.Tensor:
         """(q, 1) bound on the exponent error of the expansion ||q||^2 + ||c||^2 - 2 q.c of centred queries
-        with squared norms at most q_sq (q,): 2 gamma_{d+2} (||q||^2 + max ||c||^2) / (2 beta^2)."""
-        return 2.0 * gamma(self.d + 2) * (q_sq[:, None] + self.exact.comp_sq.max()) / (2.0 * self.beta**2)
+        with squared norms at most q_sq (q,): 2 gamma_{d+4} (||q||^2 + max ||c||^2) / (2 beta^2) (d + 2 terms,
+        and the log2(e) scaling of the base-2 exponents)."""
+        return 2.0 * gamma(self.d + 4) * (q_sq[:, None] + self.exact.comp_sq.max()) / (2.0 * self.beta**2)
 
     def _pick(self, n_queries: int, n_owners: int) -> str:
         """The path of least estimated time for n_queries queries around n_owners centres, from the
