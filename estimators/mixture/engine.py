@@ -48,7 +48,8 @@ class GaussianMixture:
     per owner component within a truncation radius (components spread out, few neighbours each); blocks of
     grid-grouped queries over the components within their truncation distance (components clustered at the
     noise scale). ``method="auto"`` picks per call the one of least estimated cost. Every call runs with
-    one torch intra-op thread whatever the caller's setting (:mod:`estimators.mixture.threads`).
+    one torch intra-op thread whatever the caller's setting, and large blocks in two parts side by side on
+    Python threads where the process may use two cores (:mod:`estimators.mixture.threads`).
 
     Args:
         centres: Tensor (n, d), float; the component means (the SP centres s_1..s_n).

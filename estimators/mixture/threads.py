@@ -1,4 +1,4 @@
-"""The engine's own thread count, whatever the caller's torch setting.
+"""The engine's own threads, whatever the caller's torch setting.
 
 The engine's tensor operations are many and small (blocks of at most a few MiB): with torch's default of
 one intra-op thread per core, a core taken by another process stalls every operation at the OpenMP barrier
@@ -6,11 +6,13 @@ until the scheduler runs the waiting thread again (measured on 2 cores with one 
 times slower than one thread). So every engine entry point runs its work with one intra-op thread and
 restores the caller's setting afterwards; ``benchmarks/bench_threads.py`` measures the result idle and
 loaded. :func:`engine_threads` also decorates a function (``@engine_threads()``), for estimators that do
-work of their own around the engine. The truncated path's k-d tree queries (scipy) run on every core this
-process may use (:func:`tree_workers`) in a plain thread pool that splits the queries once: they do not wait
-on each other, so a busy core delays them at most as much as one worker would be delayed. Where the
-environment caps a process's threads (``OMP_NUM_THREADS``, which Ray sets to a task's CPUs, so that parallel
-tasks do not oversubscribe the cores), the tree queries keep to that cap."""
+work of their own around the engine. Where a second core helps, the engine uses it without barriers: the
+truncated path's k-d tree queries (scipy's ``workers``), and the large blocks of the clustered and truncated
+paths, cut once into parts that run side by side on Python threads (:func:`run_parts`; torch releases the
+GIL inside its operations), each part single-threaded. Split once, the parts do not wait on each other, so
+a busy core delays them at most as much as it delays one thread (measured: ``bench_threads.py``, column
+``def/ser``). Both use every core this process may use (:func:`tree_workers`), at most ``OMP_NUM_THREADS``
+where that is set (Ray sets it to a task's CPUs, so that parallel tasks do not oversubscribe the cores)."""
 
 from __future__ import annotations
 
