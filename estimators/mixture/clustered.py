@@ -57,8 +57,8 @@ LOCAL_MIN = 64  # narrower chunks keep the float64 product (the centred float32 
 
 class Layout:
     """The exactly merged components in grid order, with what the blocks need: coordinates (k, d) and
-    augmented coordinates (d + 2, k) float64 (scaled by log2(e): products give base-2 exponents), weights (S, k) in float32 and float64, prefix sums of the
-    weights (k + 1, S)."""
+    augmented coordinates (d + 2, k) float64 (scaled by log2(e): products give base-2 exponents), weights
+    (S, k) in float32 and float64, prefix sums of the weights (k + 1, S)."""
 
     def __init__(self, mix) -> None:
         c = mix.exact
@@ -128,6 +128,9 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
     rows = torch.as_tensor(p.rows, device=dev)
     used = np.flatnonzero(np.diff(p.row_start) > 0)
     centre, radius = _chunk_balls(lay, p.c_start[used], p.c_end[used])
+    # chunks wide enough to gain from float32 products, and narrow enough in space for their bound
+    try_local = single & (p.c_end[used] - p.c_start[used] >= LOCAL_MIN) & (
+        gamma(d + 6, U32) * radius**2 * inv2 <= local_budget)
 
     def part(chunks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Sums over the chunks used[chunks] (float32 products centred on the chunk where wide enough and
@@ -141,7 +144,7 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
             step = mix.rows(12 * (hi - lo))
             for b in range(0, idx.numel(), step):
                 ii = idx[b : b + step]
-                if single and hi - lo >= LOCAL_MIN:
+                if try_local[i]:
                     bound, qa = _local_queries(centre[i], float(radius[i]), q_o[ii], shift_o[ii], beta)
                     ok = bound <= local_budget
                     if not bool(ok.all()):  # these rows keep the float64 product

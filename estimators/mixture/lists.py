@@ -135,7 +135,7 @@ def lse_grouped(mix, own, lists, reach, g, zc, znorm):
     # two parts of about equal queries, run side by side where cores allow (the same values either way)
     n_q = np.cumsum([int(counts[by_key[a:e_]].sum()) for a, e_ in blocks])
     cut = int(np.searchsorted(n_q, n_q[-1] / 2)) + 1 if blocks else 0
-    run_parts(run, [blocks[:cut], blocks[cut:]])
+    run_parts(run, [part for part in (blocks[:cut], blocks[cut:]) if part])
     return vals, above, eps
 
 

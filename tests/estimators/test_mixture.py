@@ -307,3 +307,49 @@ def test_tree_queries_keep_to_the_thread_cap_of_the_environment(monkeypatch, env
     else:
         monkeypatch.setenv("OMP_NUM_THREADS", env)
     assert tree_workers() == (cores if expected is None else min(cores, expected))
+
+
+@pytest.mark.parametrize("method, spread", [("clustered", 0.4), ("truncated", 4.0)])
+def test_the_engines_two_parts_give_the_same_values_on_one_thread_and_on_two(monkeypatch, method, spread):
+    """Large blocks are cut into fixed parts (estimators.mixture.threads.run_parts): run side by side where two
+    cores are free, or in turn under OMP_NUM_THREADS=1, they give bit-identical values and bounds, and both
+    stay within the float64 reference's bounds. Two tight clusters of 2000 (clustered: chunks of 20000 rows,
+    threaded) or loose ones (truncated: several owner blocks)."""
+    import estimators.mixture.threads as threads
+
+    beta = 0.005
+    x = clusters(4000, 10, 2, spread, beta, seed=11)
+    owner = torch.arange(4000).repeat_interleave(10)
+    z = beta * torch.randn(owner.numel(), 10, generator=torch.Generator().manual_seed(12), dtype=torch.float64)
+    pools = []
+
+    class Counted(threads.ThreadPoolExecutor):
+        def __init__(self, n):
+            pools.append(n)
+            super().__init__(n)
+
+    monkeypatch.setattr(threads, "ThreadPoolExecutor", Counted)
+    out = {}
+    for cap in ("1", None):
+        if cap is None:
+            monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("OMP_NUM_THREADS", cap)
+        mix = GaussianMixture(x, beta, method=method, memory_mb=4.0)
+        out[cap] = mix.log_density(owner, z)
+        assert mix.last_path == method
+    assert set(pools) == ({2} if len(os.sched_getaffinity(0)) >= 2 else set())  # threads only without the cap
+    for field in ("values", "above", "below"):
+        assert torch.equal(getattr(out["1"], field), getattr(out[None], field))
+    sub = torch.arange(0, owner.numel(), 97)
+    ref = reference_log_g(x.numpy(), (x[owner[sub]] + z[sub]).numpy(), beta)[:, 0]
+    v, a, b = (getattr(out[None], f)[sub, 0].numpy() for f in ("values", "above", "below"))
+    assert np.all(ref <= v + a + 1e-12) and np.all(ref >= v - b - 1e-12) and a.max() <= 1e-3
+
+
+def test_run_parts_keeps_the_order_and_raises_what_a_part_raises():
+    from estimators.mixture.threads import run_parts
+
+    assert run_parts(lambda part: [2 * v for v in part], [[1, 2], [3], []], threads=2) == [[2, 4], [6], []]
+    with pytest.raises(ZeroDivisionError):
+        run_parts(lambda part: 1 / part, [1, 0], threads=2)
