@@ -57,8 +57,8 @@ def unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class Components:
     """A set of (merged) components: means (k, d) centred, their squared norms, the component of each
     original centre, each centre's offset from its component (None where all are zero, as after exact
-    merging), log column weights (k, S) (-inf where a
-    column has no weight) and, per component, -ln of its smallest positive weight (truncation radius)."""
+    merging), log column weights (k, S) (-inf where a column has no weight) and, per component, -ln of its
+    smallest positive weight (truncation radius)."""
 
     comp: torch.Tensor
     comp_sq: torch.Tensor

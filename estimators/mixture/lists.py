@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from estimators.mixture.roundoff import LOG2E, gamma
-from estimators.mixture.threads import run_parts, tree_workers
+from estimators.mixture.threads import run_parts, workers
 
 
 def owner_radius(mix, owners: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
@@ -165,7 +165,7 @@ def evaluate(mix, k: torch.Tensor, zc: torch.Tensor):
         # the kk + 1 nearest within the largest radius (a bounded search prunes most of the tree)
         ub = float(radius[rest].max())
         dist, idx = mix.tree.query(pts[rest.cpu().numpy()], k=min(kk + 1, n_comp), distance_upper_bound=ub,
-                                    workers=tree_workers())
+                                    workers=workers())
         dist = torch.as_tensor(dist.reshape(rest.numel(), -1), device=dev)
         idx = torch.as_tensor(idx.reshape(rest.numel(), -1), device=dev)
         # every component closer than reach to the owner is among its first kk found
@@ -186,7 +186,7 @@ def evaluate(mix, k: torch.Tensor, zc: torch.Tensor):
             break
     # the others: ball queries, in chunks of owners sized by their neighbour counts
     if rest.numel():
-        counts = mix.tree.query_ball_point(pts[rest.cpu().numpy()], radius[rest].cpu().numpy(), workers=tree_workers(),
+        counts = mix.tree.query_ball_point(pts[rest.cpu().numpy()], radius[rest].cpu().numpy(), workers=workers(),
                                             return_length=True)
         by_owner = torch.argsort(row, stable=True)
         per_owner = torch.bincount(row, minlength=owners.numel())
@@ -196,7 +196,7 @@ def evaluate(mix, k: torch.Tensor, zc: torch.Tensor):
         while a < rest.numel():
             b = a + 1 + int(torch.searchsorted(torch.cumsum(load[a + 1 :], 0), mix.rows(per_pair)))
             chunk = rest[a:b]
-            lists = mix.tree.query_ball_point(pts[chunk.cpu().numpy()], radius[chunk].cpu().numpy(), workers=tree_workers(),
+            lists = mix.tree.query_ball_point(pts[chunk.cpu().numpy()], radius[chunk].cpu().numpy(), workers=workers(),
                                                return_sorted=False)
             sizes = torch.as_tensor(np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)), device=dev)
             nbr = torch.as_tensor(np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64,

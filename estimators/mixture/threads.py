@@ -11,7 +11,7 @@ truncated path's k-d tree queries (scipy's ``workers``), and the large blocks of
 paths, cut once into parts that run side by side on Python threads (:func:`run_parts`; torch releases the
 GIL inside its operations), each part single-threaded. Split once, the parts do not wait on each other, so
 a busy core delays them at most as much as it delays one thread (measured: ``bench_threads.py``, column
-``def/ser``). Both use every core this process may use (:func:`tree_workers`), at most ``OMP_NUM_THREADS``
+``def/ser``). Both use every core this process may use (:func:`workers`), at most ``OMP_NUM_THREADS``
 where that is set (Ray sets it to a task's CPUs, so that parallel tasks do not oversubscribe the cores)."""
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ def engine_threads(n: int = 1) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def tree_workers() -> int:
-    """Threads for the k-d tree queries: the cores this process may run on (its affinity mask), at most
-    ``OMP_NUM_THREADS`` where that is set to a positive integer."""
+def workers() -> int:
+    """Threads for the engine's own parallel work (k-d tree queries, :func:`run_parts`): the cores this
+    process may run on (its affinity mask), at most ``OMP_NUM_THREADS`` where that is set to a positive
+    integer."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -53,12 +54,12 @@ def tree_workers() -> int:
 
 
 def run_parts(fn: Callable[[T], R], parts: Sequence[T], threads: int | None = None) -> list[R]:
-    """[fn(part) for part in parts], the parts on up to ``threads`` (default :func:`tree_workers`) threads at
+    """[fn(part) for part in parts], the parts on up to ``threads`` (default :func:`workers`) threads at
     once: torch releases the GIL inside its operations, so parts of single-threaded work run side by side,
     and split once they never wait on each other (a busy core delays them at most as much as it delays one
     thread). Worth it where each operation is large: many small ones contend for the GIL instead. The
     results do not depend on the thread count; exceptions propagate."""
-    n = min(len(parts), tree_workers() if threads is None else threads)
+    n = min(len(parts), workers() if threads is None else threads)
     if n <= 1:
         return [fn(part) for part in parts]
     with ThreadPoolExecutor(n) as pool:

@@ -296,17 +296,17 @@ def test_owner_groups_of_every_size_within_their_bounds(method):
 
 
 @pytest.mark.parametrize("env, expected", [(None, None), ("1", 1), ("0", None), ("x", None), ("64", None)])
-def test_tree_queries_keep_to_the_thread_cap_of_the_environment(monkeypatch, env, expected):
-    """OMP_NUM_THREADS (Ray sets it to a task's CPUs) caps the k-d tree threads; otherwise every core the
-    process may use (its affinity mask)."""
-    from estimators.mixture.threads import tree_workers
+def test_the_engines_threads_keep_to_the_thread_cap_of_the_environment(monkeypatch, env, expected):
+    """OMP_NUM_THREADS (Ray sets it to a task's CPUs) caps the engine's own threads (k-d tree queries and
+    run_parts); otherwise every core the process may use (its affinity mask)."""
+    from estimators.mixture.threads import workers
 
     cores = len(os.sched_getaffinity(0))
     if env is None:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     else:
         monkeypatch.setenv("OMP_NUM_THREADS", env)
-    assert tree_workers() == (cores if expected is None else min(cores, expected))
+    assert workers() == (cores if expected is None else min(cores, expected))
 
 
 @pytest.mark.parametrize("method, spread", [("clustered", 0.4), ("truncated", 4.0)])
