@@ -231,7 +231,7 @@ class GaussianMixture:
             vals, above, below = clustered.evaluate(self, owner, z)
             return LogDensity(vals + self.log_norm, above, below)
         if path == "dense":
-            q = self.exact.comp[self.exact.member_of[owner]] + z  # exact merging: no offsets
+            q = self.exact.comp.index_select(0, self.exact.member_of[owner]) + z  # exact merging: no offsets
             vals = dense.evaluate(self, q)
             above = torch.zeros_like(vals)
             eps = torch.zeros(owner.shape[0], 1, dtype=torch.float64, device=self.device)

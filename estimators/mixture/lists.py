@@ -103,7 +103,9 @@ def lse_grouped(mix, own, lists, reach, g, zc, znorm):
             cap = int(counts[o].max())  # pad to the largest group of the block, not the bucket's bound
             fo = found[o, :width]
             lst = torch.where(fo, lists[o, :width], own[o][:, None])
-            rel = mix.merged.comp[lst] - mix.merged.comp[own[o]][:, None, :]  # (n_o, L, d)
+            comp = mix.merged.comp  # (index_select: 3x faster than comp[lst] for rows)
+            rel = (comp.index_select(0, lst.reshape(-1)).view(n_o, width, mix.d)
+                   - comp.index_select(0, own[o])[:, None, :])  # (n_o, L, d)
             rel_sq = (rel**2).sum(2)
             far = torch.where(fo, rel_sq, 0.0).amax(1).sqrt()
             w = torch.where(fo[:, :, None], torch.exp(mix.merged.log_w[lst]), 0.0)  # (n_o, L, S)
@@ -113,7 +115,7 @@ def lse_grouped(mix, own, lists, reach, g, zc, znorm):
             zsq_q = znorm[qs] ** 2
             full = qs.numel() == n_o * cap  # every owner of the block has cap queries (n_MC each): no padding
             if full:
-                z_pad, zsq = zc[qs].view(n_o, cap, mix.d), zsq_q.view(n_o, cap)
+                z_pad, zsq = zc.index_select(0, qs).view(n_o, cap, mix.d), zsq_q.view(n_o, cap)
             else:
                 pos = torch.arange(qs.numel(), device=dev) - (torch.cumsum(counts[o], 0) - counts[o])[local]
                 z_pad = torch.zeros(n_o, cap, mix.d, dtype=torch.float64, device=dev)
