@@ -43,13 +43,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import torch  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from estimators import Estimator, LayerData, default_estimators, run_battery  # noqa: E402
 from estimators.baselines import transfer_entropy  # noqa: E402
 from estimators.battery import BIN_WIDTH  # noqa: E402
-from experiments import arguments, parallel, plotting, summary  # noqa: E402
+from experiments import arguments, parallel, plotting, summary, threads  # noqa: E402
 from experiments.compare_report import (  # noqa: E402,F401
     QUANTITIES,
     final_table,
@@ -143,8 +142,7 @@ def _append_new(run: Run, rows: list[dict]) -> None:
 def main(argv: Sequence[str] | None = None) -> Path:
     args = parser().parse_args(argv)
     check(args)
-    torch.set_num_threads(args.threads)
-    with threadpool_limits(args.threads), parallel.measurer(args) as measurer:
+    with threads.limited(args.threads), parallel.measurer(args) as measurer:  # restored afterwards
         return _main(args, measurer)
 
 

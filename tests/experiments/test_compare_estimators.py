@@ -149,7 +149,14 @@ TINY = ["--epochs", "2", "--measure", "3", "--inputs", "256", "--replicas", "8",
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    root = ce.main(TINY + ["--out", str(out)])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        root = ce.main(TINY + ["--out", str(out)])
+        # the command runs at --threads 1 and gives the caller's setting back
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
     return out, root
 
 
