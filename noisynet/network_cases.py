@@ -18,6 +18,7 @@ from torch import nn
 
 from estimators import LayerData
 from estimators.ground_truth import Case, two_layer_tanh_mi
+from estimators.ground_truth.coverage import TWO_LAYER_NETWORK
 from noisynet.twin import NoisyTwin
 
 
@@ -81,7 +82,7 @@ def suite(size: str = "full") -> list[Case]:
         raise ValueError(f"size: got {size!r}, expected 'full' or 'quick'")
     xs6 = np.linspace(-1.5, 1.5, 6)
     net_labels = np.array([0, 1, 1, 0, 1, 0])  # classes that overlap in T2
-    quick = [two_layer_case(xs6, 2.0, 0.0, 3.0, 0.5, 0.1, 64, labels=net_labels)]
+    quick = [two_layer_case(xs6, *TWO_LAYER_NETWORK, 0.1, 64, labels=net_labels)]  # the coverage study's network
     if size == "quick":
         return quick
     return quick + [two_layer_case(np.linspace(-2, 2, 12), 3.0, 0.0, 5.0, 0.0, 0.05, 128)]
