@@ -22,7 +22,6 @@ least max(W / C, P) plus Ray's start-up; Ray packs tasks greedily, so it is also
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -35,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from experiments.parallel import OBJECT_STORE_BYTES  # noqa: E402
+from experiments.runs import read_csv  # noqa: E402
 
 
 def rss_mb(pids: list[int]) -> float:
@@ -134,15 +134,10 @@ def run(argv: list[str], out: Path) -> float:
     return wall
 
 
-def rows(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def task_seconds(metrics: Path) -> dict[int, float]:
     """{epoch: seconds of its measurement task} (SP and diagnostics of its layers)."""
     out: dict[int, float] = {}
-    for r in rows(metrics):
+    for r in read_csv(metrics):
         if r["quantity"] in ("I_XT", "n_clusters") and r["seconds"]:
             out[int(r["epoch"])] = out.get(int(r["epoch"]), 0.0) + float(r["seconds"])
     return out
@@ -150,7 +145,7 @@ def task_seconds(metrics: Path) -> dict[int, float]:
 
 def same_rows(a: Path, b: Path) -> bool:
     strip = lambda rs: sorted(tuple(sorted((k, v) for k, v in r.items() if k != "seconds")) for r in rs)  # noqa: E731
-    return strip(rows(a)) == strip(rows(b))
+    return strip(read_csv(a)) == strip(read_csv(b))
 
 
 def extrapolate(runs: list[dict], startup: float, cores=(2, 16, 64), n_runs: int = 24) -> list[str]:

@@ -51,7 +51,6 @@ turns a finished run into markdown for docs/results.md.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 import warnings
@@ -72,7 +71,7 @@ from experiments.compare_figures import (
 )
 from experiments.loop import InProcess
 from experiments.rows import clustering_rows, dpi_violation, layer_rows
-from experiments.runs import Run, UnsafeCheckpoint
+from experiments.runs import Run, UnsafeCheckpoint, read_csv
 from noisynet.cnn import cnn
 from noisynet.data import load_szt
 from noisynet.data.digits import load_digits
@@ -462,8 +461,7 @@ def results_section(run_dir: str | Path) -> str:
     between their noise-off representations is >= 0.9 in every hidden layer."""
     run_dir = Path(run_dir)
     cfg = json.loads((run_dir / "config.json").read_text())
-    with open(run_dir / "metrics.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv(run_dir / "metrics.csv")
     return results_markdown(rows, cfg, run_dir)
 
 

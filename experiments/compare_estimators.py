@@ -60,12 +60,11 @@ from experiments.estimator_truths import (  # noqa: E402
     comparison_cases,
     error_tables,
     param_text,
-    read_rows,
     truth_rows,
     write_rows,
 )
 from experiments.loop import train_and_measure  # noqa: E402
-from experiments.runs import COLUMNS, Run, atomic_write_bytes, log_schedule  # noqa: E402
+from experiments.runs import COLUMNS, Run, atomic_write_bytes, log_schedule, read_csv  # noqa: E402
 from experiments.szt import WIDTHS  # noqa: E402
 from noisynet.data import load_szt  # noqa: E402
 from noisynet.models import mlp  # noqa: E402
@@ -202,7 +201,7 @@ def _main(args: argparse.Namespace, measurer) -> Path:
     for act, rows in rows_by_act.items():
         print(f"\n{act}: " + final_table(rows))
     if truth_path.exists():
-        print("\n" + error_tables(read_rows(truth_path)).split("\n\n`=`")[0])
+        print("\n" + error_tables(read_csv(truth_path)).split("\n\n`=`")[0])
     for f in figs:
         print(f"  figure: {f}")
     return root

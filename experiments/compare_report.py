@@ -23,8 +23,8 @@ from experiments.estimator_truths import (  # noqa: E402
     BATTERY,
     ESTIMATORS,
     error_tables,
-    read_rows,
 )
+from experiments.runs import read_csv  # noqa: E402
 
 # ------------------------------------------------------------------------------------------ figures
 
@@ -203,7 +203,7 @@ def results_section(run_dir: str | Path, *, relative_to: str | Path | None = "do
     md += [f"![transfer entropy]({_rel(root / 'figures' / 'transfer_entropy.png', relative_to)})", ""]
     paragraphs = []
     for act in acts:
-        rows = read_rows(root / act / "metrics.csv")
+        rows = read_csv(root / act / "metrics.csv")
         rec = agreement(rows)
         md += [f"Difference from SP on the {act} run, estimator - SP at the same layer and epoch [nats] "
                "(mean, mean |.|, largest |.| and where); last hidden layer's I(X;T): first measured epoch -> "
@@ -222,8 +222,8 @@ def results_section(run_dir: str | Path, *, relative_to: str | Path | None = "do
         md.append("")
         paragraphs.append(_paragraph(act, rec, rows))
     if (root / "ground_truth.csv").exists():
-        md += ["### Error on the ground-truth suite", "", error_tables(read_rows(root / "ground_truth.csv")), ""]
-        paragraphs.append(_truth_paragraph(read_rows(root / "ground_truth.csv")))
+        md += ["### Error on the ground-truth suite", "", error_tables(read_csv(root / "ground_truth.csv")), ""]
+        paragraphs.append(_truth_paragraph(read_csv(root / "ground_truth.csv")))
     md += ["### Where the estimators agree and where they contradict each other", "",
            "What each estimator measures differs: SP estimates I(X;T_l) of the noisy twin (noise after every "
            "layer, so it propagates); KSG and the kNN estimator with X as a label use samples of the same twin; "

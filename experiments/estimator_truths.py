@@ -212,9 +212,6 @@ def write_rows(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     return Path(path)
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def error_tables(rows: Sequence[dict[str, Any]]) -> str:

@@ -11,7 +11,6 @@ experiments are run and rewritten), e.g. ``--only sweep --no-run`` after ``pytho
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import re
@@ -40,8 +39,7 @@ from experiments.plotting import nearest_param
 
 def read_rows(run_dir: Path) -> list[dict]:
     """The rows of ``run_dir``/metrics.csv, as strings."""
-    with open(Path(run_dir) / "metrics.csv", newline="") as f:
-        return list(csv.DictReader(f))
+    return runs.read_csv(Path(run_dir) / "metrics.csv")
 
 
 def _value(rows, epoch: str, layer: str, quantity: str, **match) -> float | None:

@@ -23,6 +23,17 @@ import torch
 from experiments.rows import COLUMNS
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header row (metrics.csv, summary.csv, ground_truth.csv), as dicts of
+    strings keyed by the header.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -156,8 +167,7 @@ class Run:
 
     def rows(self) -> list[dict[str, str]]:
         """The rows written so far, as strings (pandas.read_csv reads the same file with types)."""
-        with open(self.metrics, newline="") as f:
-            return list(csv.DictReader(f))
+        return read_csv(self.metrics)
 
     def append(self, rows: list[dict[str, Any]] | dict[str, Any]) -> None:
         """Append rows (dicts with keys in COLUMNS; missing keys are left empty) and flush them to disk."""

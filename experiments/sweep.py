@@ -26,7 +26,6 @@ over seeds with the inter-quartile band; the information planes of all seeds ove
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -36,7 +35,7 @@ from tqdm.auto import tqdm
 
 from experiments import arguments, parallel, szt, sweep_summary
 from experiments.loop import epoch_complete, last_quantity
-from experiments.runs import Run, atomic_write_bytes, check_run_id, log_schedule
+from experiments.runs import Run, atomic_write_bytes, check_run_id, log_schedule, read_csv
 
 ACTIVATIONS = ("tanh", "relu", "linear")
 SEEDS = tuple(range(8))
@@ -109,8 +108,7 @@ def measured_epochs(run_dir: Path) -> tuple[int, int]:
     it has no readable config.json and metrics.csv."""
     try:
         cfg = json.loads((run_dir / "config.json").read_text())
-        with open(run_dir / "metrics.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows = read_csv(run_dir / "metrics.csv")
     except (OSError, ValueError):
         return 0, 0
     sites = [f"T{i}" for i in range(1, len(cfg["widths"]) - 1)]

@@ -16,7 +16,6 @@ a docs/results.md section (``experiments.sweep`` writes them at the end of a swe
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections import defaultdict
@@ -31,7 +30,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from experiments import plotting  # noqa: E402
-from experiments.runs import atomic_write_bytes, shown  # noqa: E402
+from experiments.runs import atomic_write_bytes, read_csv, shown  # noqa: E402
 
 SUMMARY_COLUMNS = (
     "run_id", "activation", "beta", "seed", "epochs", "epoch", "layer", "layer_dim",
@@ -43,11 +42,6 @@ COMPRESSION_COLUMNS = (
     "activation", "beta", "layer", "seeds", "significant", "fall_median", "fall_q25", "fall_q75",
     "peak_epoch_median", "h_bin_falls", "ratio_falls",
 )
-
-
-def _read(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _write(path: Path, columns: Sequence[str], rows: list[dict]) -> Path:
@@ -73,7 +67,7 @@ def run_summary(run_dir: Path) -> list[dict]:
     Raises:
         OSError / ValueError / KeyError: config.json or metrics.csv missing, unreadable or not a szt run's."""
     cfg = json.loads((run_dir / "config.json").read_text())
-    rows = _read(run_dir / "metrics.csv")
+    rows = read_csv(run_dir / "metrics.csv")
     beta = float(cfg["beta"])
     delta = plotting.nearest_param(rows, "H_bin", "delta", beta)
     by = defaultdict(dict)  # (epoch, layer) -> {quantity[/param]: row}
@@ -258,7 +252,7 @@ def write(sweep_dir: Path, run_dirs: Sequence[Path]) -> list[Path]:
 
 def compression_text(sweep_dir: Path) -> str:
     """The compression table of a written sweep, for the terminal."""
-    summary = _read(sweep_dir / "summary.csv")
+    summary = read_csv(sweep_dir / "summary.csv")
     if not summary:
         return "No finished run: no compression statistics."
     delta = next((r["H_bin_delta"] for r in summary if r["H_bin_delta"]), None)
@@ -316,7 +310,7 @@ def results_section(sweep_dir: str | Path) -> str:
     paragraph generated from it, and the figures (linked where they are; the report copies them)."""
     sweep_dir = Path(sweep_dir)
     cfg = json.loads((sweep_dir / "config.json").read_text())
-    summary = _read(sweep_dir / "summary.csv")
+    summary = read_csv(sweep_dir / "summary.csv")
     stats = compression(summary)
     delta = next((r["H_bin_delta"] for r in summary if r["H_bin_delta"]), None)
     runs = len({r["run_id"] for r in summary})

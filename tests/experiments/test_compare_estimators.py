@@ -20,9 +20,9 @@ from experiments.estimator_truths import (
     comparison_cases,
     error_tables,
     param_text,
-    read_rows,
     truth_rows,
 )
+from experiments.runs import read_csv
 
 LN2, LN4 = math.log(2.0), math.log(4.0)
 
@@ -163,7 +163,7 @@ def tiny_run(tmp_path_factory):
 def test_every_estimator_at_every_measured_epoch_and_layer(tiny_run):
     _, root = tiny_run
     for act in ("tanh", "relu"):
-        rows = read_rows(root / act / "metrics.csv")
+        rows = read_csv(root / act / "metrics.csv")
         keys = {(int(r["epoch"]), r["layer"], r["quantity"], r["estimator"]) for r in rows}
         assert len(keys) == len(rows)  # nothing duplicated
         for e in (0, 2):
@@ -185,7 +185,7 @@ def test_first_layer_sp_lies_between_the_kde_bounds(tiny_run):
     # (same noise std) bracket; SP's Monte Carlo error is within its interval
     _, root = tiny_run
     for act in ("tanh", "relu"):
-        rows = read_rows(root / act / "metrics.csv")
+        rows = read_csv(root / act / "metrics.csv")
         v = {(int(r["epoch"]), r["estimator"]): r for r in rows if r["layer"] == "T1" and r["quantity"] == "I_XT"}
         for e in (0, 2):
             sp = v[(e, "sp")]
@@ -195,7 +195,7 @@ def test_first_layer_sp_lies_between_the_kde_bounds(tiny_run):
 
 def test_quantized_and_binning_values_are_finite_sums_within_their_range(tiny_run):
     _, root = tiny_run
-    rows = read_rows(root / "relu" / "metrics.csv")
+    rows = read_csv(root / "relu" / "metrics.csv")
     for r in rows:
         exact_sums = ("quantized_b4", "quantized_b8", "binning_range", "binning_adaptive")
         if r["estimator"] in exact_sums and r["quantity"] == "I_XT":
@@ -207,9 +207,9 @@ def test_quantized_and_binning_values_are_finite_sums_within_their_range(tiny_ru
 
 def test_resume_adds_nothing_and_results_section(tiny_run):
     out, root = tiny_run
-    before = {a: len(read_rows(root / a / "metrics.csv")) for a in ("tanh", "relu")}
+    before = {a: len(read_csv(root / a / "metrics.csv")) for a in ("tanh", "relu")}
     ce.main(TINY + ["--out", str(out), "--resume"])
-    assert {a: len(read_rows(root / a / "metrics.csv")) for a in ("tanh", "relu")} == before
+    assert {a: len(read_csv(root / a / "metrics.csv")) for a in ("tanh", "relu")} == before
     with pytest.raises(SystemExit):
         ce.main(TINY + ["--out", str(out)])  # exists: needs --resume
     md = ce.results_section(root, relative_to=None)
