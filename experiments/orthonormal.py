@@ -400,7 +400,7 @@ def comparison_figures(run_dir: str | Path) -> list[Path]:
             ax.grid(True, which="both", alpha=0.25)
             if i == 0:
                 ax.set_title(name)
-        plotting._epoch_axis(axes[-1, j])
+        plotting.epoch_axis(axes[-1, j])
         for ax in axes[:-1, j]:
             ax.set_xlabel("")
     handles, labels = axes[0, 0].get_legend_handles_labels()
@@ -419,7 +419,7 @@ def comparison_figures(run_dir: str | Path) -> list[Path]:
             ax.plot(st["epochs"], st["smin"][:, k], "--", color=f"C{k}", label=f"{site}: smallest")
         ax.axhline(1.0, color="k", ls=":", lw=1)
         ax.set_yscale("log")
-        plotting._epoch_axis(ax)
+        plotting.epoch_axis(ax)
         ax.set_title(name)
     axes[0].set_ylabel("singular value of the layer's weight W (log scale)")
     axes[1].legend(fontsize=7, ncol=1, title="weight into layer", loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -31,7 +31,9 @@ def layers_of(rows: Iterable[dict], quantity: str = "I_XT") -> list[str]:
     return sorted(names, key=lambda s: (len(s), s))
 
 
-def _epoch_axis(ax) -> None:
+def epoch_axis(ax) -> None:
+    """Label a matplotlib Axes' x axis as training epochs on a symmetric log scale (epoch 0, the
+    initialisation, at the left edge), with a light grid; every figure against epochs uses it."""
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlim(left=-0.3)
     ax.set_xlabel("epoch (symmetric log scale; 0 = initialisation)")
@@ -80,7 +82,7 @@ def mi_vs_epoch(rows: Sequence[dict], path: Path, title: str, quantities=("I_XT"
         for name, value in (references or {}).get(q, {}).items():
             ax.axhline(value, color="k", ls=":", lw=1)
             ax.annotate(name, (1, value), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
-        _epoch_axis(ax)
+        epoch_axis(ax)
         ax.set_ylabel(labels.get(q, q))
     # one legend, outside the panels: inside, it hides the curves of some run or other
     axes[0][-1].legend(title="layer (band: 95% interval)", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -103,7 +105,7 @@ def accuracy(rows: Sequence[dict], path: Path, title: str) -> Path:
     a1.set_ylabel("accuracy [%]")
     a2.set_ylabel("cross-entropy loss [nats]")
     for ax in (a1, a2):
-        _epoch_axis(ax)
+        epoch_axis(ax)
         ax.legend(fontsize=8)
     fig.suptitle(title)
     return save_figure(fig, path)
@@ -138,7 +140,7 @@ def clustering(rows: Sequence[dict], path: Path, title: str, *, beta: float) -> 
                 ax.fill_between(s["epoch"], s["ci_low"], s["ci_high"], color=line.get_color(), alpha=0.25, lw=0)
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.25)
-    _epoch_axis(axes[-1])
+    epoch_axis(axes[-1])
     for ax in axes[:-1]:
         ax.set_xlabel("")
     axes[0].legend(title="layer", fontsize=8, ncol=5, loc="best")

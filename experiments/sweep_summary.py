@@ -189,7 +189,7 @@ def mi_vs_epoch(rows: Sequence[dict], path: Path, title: str) -> Path:
             lo, med, hi = (np.array([np.nanpercentile(vals[k], p) for k in ok]) for p in (25, 50, 75))
             ax.fill_between(e, lo, hi, color=f"C{j}", alpha=0.3, lw=0, label="inter-quartile range")
             ax.plot(e, med, "-", color=f"C{j}", lw=1.5, label=f"median of {n_seeds} seeds")
-            plotting._epoch_axis(ax)
+            plotting.epoch_axis(ax)
             plotting.min_span(ax, "y")
             ax.yaxis.get_major_formatter().set_useOffset(False)
             ax.set_xlabel("epoch (symmetric log scale)" if i else "")

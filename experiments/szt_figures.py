@@ -218,7 +218,7 @@ def binned_entropy(rows: Sequence[dict], path: Path, title: str, beta: float | N
         if ns:
             ln_m = np.log(max(ns))
             ax.axhline(ln_m, color="0.4", ls=":", lw=1)
-        plotting._epoch_axis(ax)
+        plotting.epoch_axis(ax)
         ax.set_title(site, fontsize=10)
         if j == 0:
             ax.set_ylabel("nats")
