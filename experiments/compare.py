@@ -136,6 +136,12 @@ def configure(args: argparse.Namespace) -> argparse.Namespace:
     for k, v in DEFAULTS[args.dataset].items():
         if getattr(args, k) is None:
             setattr(args, k, v)
+    if args.dataset == "szt" and args.n_test is not None:
+        raise SystemExit(f"--n-test: got {args.n_test} with --dataset szt, which measures all its 4096 inputs; "
+                         "expected it only with --dataset digits or mnist")
+    if args.dataset != "mnist" and args.data_dir is not None:
+        raise SystemExit(f"--data-dir: got {args.data_dir} with --dataset {args.dataset}, expected it only with "
+                         "--dataset mnist")
     if args.n_test is None and args.dataset != "szt":
         args.n_test = CNN[args.dataset]["n_test"]
     arguments.training(args)

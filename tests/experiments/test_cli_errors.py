@@ -128,6 +128,9 @@ CASES = (
        ("compare", [*DIGITS, "--n-test", "0", "--out", "{out}"], "--n-test"),
        ("compare", ["--max-sp-dim", "0", "--out", "{out}"], "--max-sp-dim"),
        ("compare", ["--dataset", "cifar", "--out", "{out}"], "--dataset"),
+       ("compare", ["--n-test", "100", "--out", "{out}"], "--n-test"),  # szt measures all its inputs
+       ("compare", ["--data-dir", "{tmp}", "--out", "{out}"], "--data-dir"),  # only mnist reads files
+       ("mnist_cnn", ["--dataset", "digits", "--data-dir", "{tmp}", "--out", "{out}"], "--data-dir"),
        ("mnist_cnn", ["--data-dir", "/nonexistent", "--out", "{out}"], "--data-dir"),
        ("mnist_cnn", ["--data-dir", "{tmp}/empty_dir", "--out", "{out}"], "--data-dir"),
        ("mnist_cnn", ["--n-test", "0", "--out", "{out}"], "--n-test"),
