@@ -40,9 +40,10 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from noisynet.data import load_szt  # noqa: E402
 from noisynet.models import mlp  # noqa: E402
+from experiments.szt import WIDTHS, parser  # noqa: E402
 from noisynet.twin import NoisyTwin, SeededNoise  # noqa: E402
 
-WIDTHS = (12, 10, 7, 5, 4, 3, 2)
+SZT = parser().parse_args([])  # the experiment's defaults (lr, batch size)
 
 
 def plain_propagate(model: nn.Sequential, x: torch.Tensor, replicas: int, beta: float, generator: torch.Generator,
@@ -174,8 +175,8 @@ def main(argv=None):
     loss_fn = nn.CrossEntropyLoss()
     m_twin, m_plain = mlp(WIDTHS, "tanh", seed=0), mlp(WIDTHS, "tanh", seed=0)
     tw = NoisyTwin(m_twin, args.beta)
-    opt_t, opt_p = torch.optim.Adam(m_twin.parameters(), lr=4e-4), torch.optim.Adam(m_plain.parameters(), lr=4e-4)
-    xb, yb = x[data.train[:256]], data.y[data.train[:256]]
+    opt_t, opt_p = torch.optim.Adam(m_twin.parameters(), lr=SZT.lr), torch.optim.Adam(m_plain.parameters(), lr=SZT.lr)
+    xb, yb = x[data.train[: SZT.batch_size]], data.y[data.train[: SZT.batch_size]]
     gt, gp = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     steps = 50
     tt, tp = [], []
@@ -190,10 +191,10 @@ def main(argv=None):
         tp.append((time.perf_counter() - t0) / steps)
     same_w = all(torch.equal(a, b) for a, b in zip(m_twin.parameters(), m_plain.parameters()))
     mt, mp = statistics.median(tt), statistics.median(tp)
-    print(f"{'train step':12s} {'-':>4s} {256:7d} | {mt * 1e3:7.3f}ms ({min(tt) * 1e3:.3f}) {mp * 1e3:7.3f}ms "
-          f"({min(tp) * 1e3:.3f}) {'-':>16s} | {mt / mp:10.2f} {'-':>12s} | {1e6 * mt / 256:11.3f}")
+    print(f"{'train step':12s} {'-':>4s} {SZT.batch_size:7d} | {mt * 1e3:7.3f}ms ({min(tt) * 1e3:.3f}) {mp * 1e3:7.3f}ms "
+          f"({min(tp) * 1e3:.3f}) {'-':>16s} | {mt / mp:10.2f} {'-':>12s} | {1e6 * mt / SZT.batch_size:11.3f}")
     print(f"# train step: {steps} steps per repeat; weights identical after the same steps (same draws): {same_w}; "
-          f"an SZT epoch is {math.ceil(len(data.train) / 256)} steps")
+          f"an SZT epoch is {math.ceil(len(data.train) / SZT.batch_size)} steps")
 
 
 if __name__ == "__main__":

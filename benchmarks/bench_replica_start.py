@@ -36,7 +36,9 @@ from benchmarks.engine_version import engine_fingerprint  # noqa: E402
 from estimators import sp_mutual_information  # noqa: E402
 from experiments.loop import epoch_seed  # noqa: E402
 from experiments.runs import log_schedule  # noqa: E402
-from experiments.szt import WIDTHS  # noqa: E402
+from experiments.szt import WIDTHS, parser  # noqa: E402
+
+SZT = parser().parse_args([])  # the experiment's defaults (lr, batch size)
 from noisynet.data import load_szt  # noqa: E402
 from noisynet.models import mlp  # noqa: E402
 from noisynet.training import Trainer  # noqa: E402
@@ -93,7 +95,7 @@ def main(argv=None) -> None:
     data = load_szt()
     twin = NoisyTwin(mlp(WIDTHS, "tanh", seed=args.seed), 0.005)
     trainer = Trainer(twin, data.x[data.train], data.y[data.train], data.x[data.test], data.y[data.test],
-                      lr=4e-4, batch_size=256, seed=args.seed)
+                      lr=SZT.lr, batch_size=SZT.batch_size, seed=args.seed)
     sites = twin.site_names[1:]  # T1 needs no replicas (R = 2 whatever the rule)
     stats = {site: {"min": 0.0, "chain": 0.0, "rs": [], "worst": 0.0, "prev": None} for site in sites}
     for epoch in schedule:
