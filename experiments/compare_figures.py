@@ -257,7 +257,6 @@ def results_markdown(rows, cfg: dict, run_dir: Path) -> str:
         "", f"{setup}. Both networks start from the same initialisation and see the same batch order.",
         f"Criterion: {CRITERION}.", "", results_table(rows), "", verdict, "",
         "Per layer (noise-off representations; class ratio = mean within- / between-class distance):", "",
-        layer_table(rows), "",
-        f"(Run: `{run_dir}`; figures in `{run_dir / 'figures'}`.)"])
+        layer_table(rows)])
 
 
