@@ -20,8 +20,9 @@ the minimum of --repeats runs (a call longer than --long seconds runs once):
 * ``limit``: the exp-count lower bound: the fewest kernel terms any term-by-term method must evaluate
   (for each query, the fewest largest terms whose sum reaches (1 - tol/10) of the total, counted exactly
   by brute force on the checked queries and scaled to Q), divided by this machine's float32 exponential
-  throughput (the faster of exp and exp2, measured at the start); ``cert``: the same for the components within each query's truncation distance
-  (those a method that bounds the rest only by its weight must sum, as the engine's blocks do);
+  throughput (the faster of exp and exp2, measured at the start); ``cert``: the same for the components
+  within each query's truncation distance (those a method that bounds the rest only by its weight must
+  sum, as the engine's blocks do);
   ``sp/limit`` and ``sp/cert`` say how far sp_entropy is from each;
 * ``err``: max |ln g - reference| over 2048 queries (the engine's values and KernelDensity's) against a
   float64 direct-difference sum over all centres; ``bound``: the engine's largest reported bound there;

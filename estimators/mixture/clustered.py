@@ -75,7 +75,6 @@ class Layout:
         self.w32 = self.w64.to(torch.float32)
         self.wcum = torch.cat([torch.zeros(1, w.shape[1], dtype=torch.float64, device=mix.device), w.cumsum(0)])
         self.c_max = float(c.comp_sq.max().sqrt())
-        self.beta = mix.beta
 
 
 def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
@@ -142,6 +141,7 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
             idx = rows[p.row_start[j] : p.row_start[j + 1]]
             lo, hi = int(p.c_start[j]), int(p.c_end[j])
             step = mix.rows(12 * (hi - lo))
+            cb = _local_components(lay.comp[lo:hi], centre[i], beta) if try_local[i] else None
             for b in range(0, idx.numel(), step):
                 ii = idx[b : b + step]
                 if try_local[i]:
@@ -152,7 +152,7 @@ def evaluate(mix, owner: torch.Tensor, z: torch.Tensor):
                         ii, bound, qa = ii[ok], bound[ok], qa[ok]
                     if ii.numel():
                         err[ii] = torch.maximum(err[ii], bound)
-                        _block(lay, lo, hi, ii, qa, sums, single, centre[i])
+                        _block(lay, lo, hi, ii, qa, sums, single, cb)
                 else:
                     _block(lay, lo, hi, ii, qaug.index_select(0, ii), sums, single)
         return sums, err
@@ -210,21 +210,24 @@ def _local_queries(m: torch.Tensor, rho: float, q: torch.Tensor, shift: torch.Te
     return bound, qa
 
 
+def _local_components(c: torch.Tensor, m: torch.Tensor, beta: float) -> torch.Tensor:
+    """The components' side (w, d + 2) float32 of the product centred on m (:func:`_local_queries`) for a
+    chunk's components c (w, d): [b / beta^2, -||b||^2 / (2 beta^2), 1] log2(e) with b = c - m, scaled in
+    float64 and rounded once."""
+    rel = c - m
+    inv2 = 1.0 / (2.0 * beta**2)
+    cb = torch.cat([rel / beta**2, -(rel**2).sum(1, keepdim=True) * inv2, torch.ones_like(rel[:, :1])], 1)
+    return (cb * LOG2E).to(torch.float32)
+
+
 def _block(lay: Layout, lo: int, hi: int, ii: torch.Tensor, qa: torch.Tensor, sums: torch.Tensor, single: bool,
-           m: torch.Tensor | None = None) -> None:
-    """Add sum_k w_k exp(e_k - s_q) over the components lo:hi to ``sums`` at the rows ii: from the float64
-    augmented queries qa (b, d + 2) over ``lay.caug``, or (m given) from float32 ones centred on m
-    (:func:`_local_queries`); the products give the exponents in base 2, (e_k - s_q) log2(e), whose exp2
-    is several times cheaper than exp of the natural ones (float32: 0.18 against 0.63 ns per value with
-    the floor, measured on this project's machine); exponentials and the weighted sum in float32 where
-    ``single``."""
-    if m is not None:
-        rel = lay.comp[lo:hi] - m
-        inv2 = 1.0 / (2.0 * lay.beta**2)
-        cb = torch.cat([rel / lay.beta**2, -(rel**2).sum(1, keepdim=True) * inv2, torch.ones_like(rel[:, :1])], 1)
-        e = qa @ (cb * LOG2E).to(torch.float32).T
-    else:
-        e = qa @ lay.caug[:, lo:hi]
+           cb: torch.Tensor | None = None) -> None:
+    """Add sum_k w_k exp(e_k - s_q) over the components lo:hi to ``sums`` (q, S) float64 at the rows ii (b,):
+    from the float64 augmented queries qa (b, d + 2) over ``lay.caug``, or (cb given) from the float32 ones
+    of :func:`_local_queries` over the chunk's centred components cb (:func:`_local_components`). The products
+    give base-2 exponents (e_k - s_q) log2(e), taken by exp2 (:mod:`estimators.mixture.roundoff`);
+    exponentials and the weighted sum in float32 where ``single``."""
+    e = qa @ cb.T if cb is not None else qa @ lay.caug[:, lo:hi]
     if single:
         part = lay.w32[:, lo:hi] @ e.to(torch.float32).clamp_(min=-FLOOR * LOG2E).exp2_().T
     else:

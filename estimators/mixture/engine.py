@@ -104,9 +104,9 @@ class GaussianMixture:
         x = c.cpu().numpy()
         self._x = x = x - x.mean(axis=0)  # centring keeps ||q||^2 + ||c||^2 - 2 q.c accurate
 
-        # error budget: truncation and round-off a tenth of tol each, merging the rest
+        # error budget: truncation a tenth of tol, merging 0.8, round-off (computed per query) the rest; the
+        # clustered path, which never merges, spends tol - tol_trunc on its float32 round-off
         self.tol_trunc = 0.1 * self.tol
-        self.tol_round = 0.1 * self.tol
         self.tol_merge = 0.8 * self.tol
         self.log_inv_w = math.log(1.0 / float(self._w[self._w > 0].min()))  # dropped mass is relative to w_own
 
